@@ -1,0 +1,99 @@
+//! The HTML shell, the root component and the route table.
+
+use crate::{
+    auth::{Auth, LoginPage, SignupPage},
+    pages::{guide::GuidePage, invoices::InvoicesPage, not_found::NotFound, settings::SettingsPage},
+};
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_router::{
+    components::{Outlet, ParentRoute, Redirect, Route, Router, Routes, A},
+    path, SsrMode,
+};
+
+/// The HTML document around the app. On the server it also sets the page's
+/// Content-Security-Policy with this response's script nonce.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let (Some(nonce), Some(res)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
+        let dev_reload = (options.env == leptos::config::Env::DEV).then_some(options.reload_port as u16);
+        if let Ok(value) = crate::server::security::page_csp(&nonce.to_string(), dev_reload).parse() {
+            res.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
+        }
+    }
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    Auth::provide();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/axis-crm.css"/>
+        <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
+        <Title formatter=|page: String| if page.is_empty() { "Axis CRM".to_string() } else { format!("{page} · Axis CRM") }/>
+        <Router>
+            <Routes fallback=NotFound>
+                <Route path=path!("/login") view=|| view! { <Title text="Log in"/><LoginPage/> } ssr=SsrMode::Async/>
+                <Route path=path!("/signup") view=|| view! { <Title text="Sign up"/><SignupPage/> } ssr=SsrMode::Async/>
+                <ParentRoute path=path!("") view=AppLayout ssr=SsrMode::Async>
+                    <Route path=path!("") view=|| view! { <Redirect path="/invoices"/> } ssr=SsrMode::Async/>
+                    <Route path=path!("invoices") view=|| view! { <Title text="Invoices"/><InvoicesPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("onboarding") view=|| view! { <Title text="Setup guide"/><GuidePage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("settings") view=|| view! { <Title text="Settings"/><SettingsPage/> } ssr=SsrMode::Async/>
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}
+
+/// The signed-in frame: skip link, navigation, business name, log out.
+#[component]
+fn AppLayout() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    view! {
+        <a class="skip-link" href="#main">"Skip to content"</a>
+        <header class="topbar">
+            <a class="brand" href="/invoices">"Axis CRM"</a>
+            <nav class="mainnav" aria-label="Main">
+                <A href="/invoices">"Invoices"</A>
+                <A href="/onboarding">"Setup guide"</A>
+                <A href="/settings">"Settings"</A>
+            </nav>
+            <div class="account">
+                <Transition fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        match auth.user.await {
+                            Ok(Some(user)) => view! {
+                                <span class="business" title=user.email.clone()>{user.business_name.clone()}</span>
+                            }.into_any(),
+                            // The session ended while the page was open: back to the log-in page.
+                            _ => view! { <Redirect path="/login"/> }.into_any(),
+                        }
+                    })}
+                </Transition>
+                <ActionForm action=auth.logout attr:class="logout">
+                    <button type="submit" class="button subtle">"Log out"</button>
+                </ActionForm>
+            </div>
+        </header>
+        <main id="main" class="content" tabindex="-1">
+            <Outlet/>
+        </main>
+    }
+}

@@ -1,0 +1,118 @@
+//! Form pieces shared by every page: labelled fields with inline errors, and the state that makes
+//! a form's errors show both with WASM (from the action) and without it (from the session flash).
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// What a plain (no-JavaScript) form post left behind when it failed: the error and the values
+/// the user typed (never a password), shown once by the page it was sent back to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormFlash {
+    pub form: String,
+    pub error: AppError,
+    pub values: Vec<(String, String)>,
+}
+
+/// The error and typed values of one form, whichever way it was submitted.
+#[derive(Clone, Copy)]
+pub struct FormState {
+    error: Signal<Option<AppError>>,
+    flash: StoredValue<Option<FormFlash>>,
+}
+
+impl FormState {
+    pub fn new<T, S>(result: S, flash: Option<FormFlash>) -> Self
+    where
+        T: Send + Sync + Clone + 'static,
+        S: Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
+    {
+        let flash_error = flash.as_ref().map(|f| f.error.clone());
+        let error = Signal::derive(move || match result.get() {
+            Some(Err(e)) => Some(e),
+            Some(Ok(_)) => None,
+            None => flash_error.clone(),
+        });
+        FormState { error, flash: StoredValue::new(flash) }
+    }
+
+    pub fn field(&self, name: &'static str) -> Signal<Option<String>> {
+        let error = self.error;
+        Signal::derive(move || error.get().and_then(|e| e.field(name)))
+    }
+
+    /// The message that is not tied to one field (also validation messages keyed `form`).
+    pub fn message(&self) -> Signal<Option<String>> {
+        let error = self.error;
+        Signal::derive(move || error.get().and_then(|e| e.form_message().or_else(|| e.field("form"))))
+    }
+
+    /// The value the user typed before a failed plain form post.
+    pub fn value(&self, name: &str) -> Option<String> {
+        self.flash.with_value(|f| {
+            f.as_ref().and_then(|f| f.values.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        })
+    }
+}
+
+/// A labelled input with its hint and inline error, wired for screen readers.
+#[component]
+pub fn TextField(
+    label: &'static str,
+    name: &'static str,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(default = "off")] autocomplete: &'static str,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional)] value: Option<String>,
+    #[prop(optional)] required: bool,
+    #[prop(into)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described_by = {
+        let (error_id, hint_id) = (error_id.clone(), hint_id.clone());
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if error.get().is_some() {
+                ids.push(error_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field" class:has-error=move || error.get().is_some()>
+            <label for=id.clone()>
+                {label}
+                {(!required).then(|| view! { <span class="optional">" (optional)"</span> })}
+            </label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+            <input
+                id=id
+                name=name
+                type=kind
+                autocomplete=autocomplete
+                value=value
+                required=required
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=described_by
+            />
+            <p class="field-error" id=error_id aria-live="polite">
+                {move || error.get()}
+            </p>
+        </div>
+    }
+}
+
+/// The banner for an error that belongs to the whole form.
+#[component]
+pub fn FormMessage(#[prop(into)] message: Signal<Option<String>>) -> impl IntoView {
+    view! {
+        <div class="form-message" role="alert" aria-live="assertive">
+            {move || message.get().map(|m| view! { <p class="alert alert-error">{m}</p> })}
+        </div>
+    }
+}

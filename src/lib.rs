@@ -1,0 +1,17 @@
+//! Axis CRM: property managers send invoices to tenants over their own WhatsApp Business account.
+
+pub mod app;
+pub mod auth;
+pub mod components;
+pub mod error;
+pub mod pages;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

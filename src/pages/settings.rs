@@ -1,0 +1,70 @@
+//! Settings: the account's name and business name.
+
+use crate::{
+    auth::{Auth, User},
+    components::form::{FormFlash, FormMessage, FormState, TextField},
+    error::AppError,
+};
+use leptos::prelude::*;
+
+#[server(endpoint = "update_profile")]
+pub async fn update_profile(name: String, business_name: String) -> Result<User, AppError> {
+    use crate::{auth::validate, server::{self as srv, auth}};
+    let result = async {
+        let state = srv::app_state()?;
+        let user_id = srv::require_user_id().await?;
+        let (name, business_name) = validate::check_profile(&name, &business_name)?;
+        auth::update_profile(&state.db, user_id, &name, &business_name).await?;
+        auth::user_by_id(&state.db, user_id).await?.ok_or(AppError::NotFound)
+    }
+    .await;
+    srv::finish("profile", &[("name", name.as_str()), ("business_name", business_name.as_str())], result).await
+}
+
+#[component]
+pub fn SettingsPage() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let save = ServerAction::<UpdateProfile>::new();
+    let flash = Resource::new_blocking(|| (), |_| async {
+        crate::auth::take_flash("profile".into()).await.ok().flatten()
+    });
+    // Refresh the header's business name after a save.
+    Effect::new(move |_| {
+        if matches!(save.value().get(), Some(Ok(_))) {
+            auth.user.refetch();
+        }
+    });
+    view! {
+        <h1>"Settings"</h1>
+        <section class="card" aria-labelledby="profile-heading">
+            <h2 id="profile-heading">"Your account"</h2>
+            <Suspense fallback=|| view! { <p>"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let flash: Option<FormFlash> = flash.await;
+                    let user = auth.user.await;
+                    let form = FormState::new(save.value(), flash);
+                    match user {
+                        Ok(Some(user)) => view! {
+                            <ActionForm action=save attr:novalidate=true attr:class="stack">
+                                <FormMessage message=form.message()/>
+                                <p class="muted">"Email: " <strong>{user.email.clone()}</strong></p>
+                                <TextField label="Your name" name="name" autocomplete="name" required=true
+                                    value=form.value("name").unwrap_or(user.name.clone()) error=form.field("name")/>
+                                <TextField label="Business name" name="business_name" autocomplete="organization" required=true
+                                    value=form.value("business_name").unwrap_or(user.business_name.clone())
+                                    error=form.field("business_name")/>
+                                <div class="actions">
+                                    <button type="submit" class="button primary">"Save"</button>
+                                    <p class="status" role="status">
+                                        {move || matches!(save.value().get(), Some(Ok(_))).then_some("Saved.")}
+                                    </p>
+                                </div>
+                            </ActionForm>
+                        }.into_any(),
+                        _ => view! { <p class="alert alert-error">{AppError::Unauthorized.to_string()}</p> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </section>
+    }
+}

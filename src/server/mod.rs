@@ -1,0 +1,212 @@
+//! Server-only code: never compiled to WASM.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod security;
+pub mod sessions;
+pub mod state;
+
+use crate::{components::form::FormFlash, error::AppError};
+use axum::{
+    extract::{ConnectInfo, State},
+    http::{header, HeaderName, StatusCode},
+    middleware::{from_fn, from_fn_with_state},
+    response::IntoResponse,
+    routing::get,
+    Json, Router,
+};
+use leptos::prelude::*;
+use leptos_axum::{LeptosRoutes, ResponseOptions};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+use tower_http::{
+    compression::CompressionLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::TraceLayer,
+};
+use tower_sessions::{cookie::SameSite, Expiry, Session, SessionManagerLayer};
+
+pub use state::AppState;
+
+/// Name of the session cookie.
+pub const SESSION_COOKIE: &str = "axis_session";
+/// A session ends after this long without a request.
+pub const SESSION_IDLE_DAYS: i64 = 7;
+const FLASH_KEY: &str = "flash";
+
+/// Opens the database, runs migrations and builds the state, as `main` and the tests do.
+pub async fn prepare(config: config::Config, leptos_options: LeptosOptions) -> anyhow::Result<AppState> {
+    let db = db::Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    Ok(AppState { leptos_options, db, config: Arc::new(config) })
+}
+
+/// The whole HTTP application: pages, server functions, probes and middleware.
+pub fn router(state: AppState) -> Router {
+    use crate::app::{shell, App};
+    let routes = leptos_axum::generate_route_list(App);
+    let sessions = SessionManagerLayer::new(sessions::DbSessionStore::new(state.db.clone()))
+        .with_name(SESSION_COOKIE)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.public_is_https())
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(SESSION_IDLE_DAYS)));
+    let request_id = HeaderName::from_static("x-request-id");
+
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .leptos_routes_with_context(&state, routes, leptos::nonce::provide_nonce, {
+            let options = state.leptos_options.clone();
+            move || shell(options.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+            leptos::nonce::provide_nonce,
+            shell,
+        ))
+        .layer(from_fn(security::page_gate))
+        .layer(sessions)
+        .layer(from_fn_with_state(state.clone(), security::refuse_cross_origin))
+        .layer(from_fn(security::security_headers))
+        .layer(CompressionLayer::new())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn healthz() -> impl IntoResponse {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    match state.db.ping().await {
+        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready", "database": "ok" }))),
+        Err(e) => {
+            tracing::error!(error = %e, "readiness: database unreachable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(serde_json::json!({ "status": "unavailable", "database": "unreachable" })),
+            )
+        }
+    }
+}
+
+/// Background housekeeping: expired sessions and stale throttle records.
+pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
+    let db = state.db.clone();
+    tokio::spawn(async move {
+        use tower_sessions::session_store::ExpiredDeletion;
+        let store = sessions::DbSessionStore::new(db.clone());
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            if let Err(e) = store.delete_expired().await {
+                tracing::warn!(error = %e, "could not delete expired sessions");
+            }
+            if let Err(e) = auth::prune_login_failures(&db).await {
+                tracing::warn!(error = %e, "could not prune login failures");
+            }
+        }
+    })
+}
+
+// ---- helpers for server functions -------------------------------------------------------------
+
+pub fn app_state() -> Result<AppState, AppError> {
+    use_context::<AppState>().ok_or_else(|| AppError::internal("AppState is missing from the server function context"))
+}
+
+pub async fn session() -> Result<Session, AppError> {
+    leptos_axum::extract::<Session>().await.map_err(|e| AppError::internal(format_args!("session layer: {e}")))
+}
+
+/// The signed-in user's id, or `Unauthorized`.
+pub async fn require_user_id() -> Result<i64, AppError> {
+    session().await?.get::<i64>(auth::SESSION_USER_KEY).await?.ok_or(AppError::Unauthorized)
+}
+
+/// The client's address: the TCP peer, or behind a trusted proxy the last `X-Forwarded-For` hop.
+pub async fn client_ip(trust_proxy: bool) -> String {
+    let parts = use_context::<axum::http::request::Parts>();
+    if trust_proxy {
+        let forwarded = parts.as_ref().and_then(|p| p.headers.get("x-forwarded-for")).and_then(|v| v.to_str().ok());
+        if let Some(last) = forwarded.and_then(|v| v.rsplit(',').next()).map(str::trim).filter(|s| !s.is_empty()) {
+            return last.to_string();
+        }
+    }
+    parts
+        .and_then(|p| p.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// True for an ordinary HTML form submission (no WASM): the browser wants a page back.
+pub fn is_plain_form_post() -> bool {
+    use_context::<axum::http::request::Parts>()
+        .and_then(|p| p.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.contains("text/html")))
+        .unwrap_or(false)
+}
+
+/// Ends every server function: an error sets the HTTP status, and for a plain form post the error
+/// and the typed `values` are kept in the session so the page the browser is sent back to can
+/// show them beside the fields.
+pub async fn finish<T>(form: &str, values: &[(&str, &str)], result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result {
+        if !is_plain_form_post() {
+            // A plain form post keeps leptos_axum's 302 back to the page instead.
+            if let Some(res) = use_context::<ResponseOptions>() {
+                res.set_status(StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+            }
+        } else {
+            // Back to the page the form was on, without the `__err` query leptos would add: the
+            // page reads the error (and the typed values) from the flash instead.
+            leptos_axum::redirect(&referer_path());
+            let flash = FormFlash {
+                form: form.to_string(),
+                error: error.clone(),
+                values: values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            };
+            if let Ok(session) = session().await {
+                if let Err(e) = session.insert(FLASH_KEY, flash).await {
+                    tracing::warn!(error = %e, "could not keep a form error for the page");
+                }
+            }
+        }
+    }
+    result
+}
+
+/// The local path (and query) of the page a form was posted from.
+fn referer_path() -> String {
+    use_context::<axum::http::request::Parts>()
+        .and_then(|p| p.headers.get(header::REFERER).and_then(|v| v.to_str().ok()).map(str::to_string))
+        .and_then(|r| url::Url::parse(&r).ok())
+        .map(|u| {
+            let query: Vec<(String, String)> =
+                u.query_pairs().filter(|(k, _)| k != "__err" && k != "__path").map(|(k, v)| (k.into(), v.into())).collect();
+            let mut path = u.path().to_string();
+            if !query.is_empty() {
+                path.push('?');
+                path.push_str(&url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish());
+            }
+            path
+        })
+        .filter(|p| crate::auth::validate::safe_next(Some(p)) == p)
+        .unwrap_or_else(|| "/".to_string())
+}
+
+/// Takes (once) the flash a failed plain form post left for `form`.
+pub async fn take_flash(form: &str) -> Result<Option<FormFlash>, AppError> {
+    let session = session().await?;
+    let flash: Option<FormFlash> = session.get(FLASH_KEY).await?;
+    match flash {
+        Some(f) if f.form == form => {
+            session.remove_value(FLASH_KEY).await?;
+            Ok(Some(f))
+        }
+        _ => Ok(None),
+    }
+}

@@ -1,0 +1,172 @@
+//! HTTP hardening: security headers, the cross-origin refusal for state-changing requests, and
+//! the page gate that sends logged-out visitors to /login.
+
+use super::{auth::SESSION_USER_KEY, state::AppState};
+use axum::{
+    body::Body,
+    extract::{Request, State},
+    http::{header, HeaderMap, HeaderValue, Method, StatusCode},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use tower_sessions::Session;
+
+/// The Content-Security-Policy for everything that is not an HTML page (pages carry one with a
+/// per-response nonce, set while rendering: see `app::shell`).
+pub const STATIC_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+/// The page CSP: scripts only from this origin or with this response's nonce; WASM may compile.
+pub fn page_csp(nonce: &str, dev_reload: Option<u16>) -> String {
+    let connect = match dev_reload {
+        Some(port) => format!("'self' ws://127.0.0.1:{port} ws://localhost:{port}"),
+        None => "'self'".to_string(),
+    };
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; font-src 'self'; connect-src {connect}; object-src 'none'; \
+         frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    )
+}
+
+/// Refuses POST/PUT/PATCH/DELETE that a browser sent from another origin. Browsers always send
+/// `Origin` on cross-origin writes (and `Sec-Fetch-Site`), so a request without either comes from
+/// a non-browser client, which cannot ride on a user's cookies.
+pub async fn refuse_cross_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // Meta's webhook deliveries are server-to-server and authenticated by their signature.
+    if safe || req.uri().path().starts_with("/webhooks/") || same_origin(req.headers(), &state.config.public_origin()) {
+        return next.run(req).await;
+    }
+    tracing::warn!(path = %req.uri().path(), origin = ?req.headers().get(header::ORIGIN), "refused a cross-origin request");
+    (StatusCode::FORBIDDEN, axum::Json(crate::error::AppError::Forbidden)).into_response()
+}
+
+pub fn same_origin(headers: &HeaderMap, public_origin: &str) -> bool {
+    match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        Some(origin) => {
+            if origin == public_origin {
+                return true;
+            }
+            // Same host the request was addressed to (local runs, tests, several hostnames).
+            let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+            let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+            matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+        }
+        None => !matches!(
+            headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+            Some("cross-site") | Some("same-site")
+        ),
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Not a page (API, assets, probes): the page gate does not apply.
+    NotAPage,
+    /// Log-in and sign-up: a signed-in user is sent on to the app.
+    GuestOnly,
+    /// Everything else needs a session.
+    Private,
+}
+
+pub fn classify(path: &str) -> Access {
+    const NOT_PAGES: [&str; 5] = ["/api/", "/pkg/", "/webhooks/", "/healthz", "/readyz"];
+    if NOT_PAGES.iter().any(|p| path.starts_with(p)) {
+        return Access::NotAPage;
+    }
+    // Static files from the assets directory have an extension; pages never do.
+    if path.rsplit('/').next().is_some_and(|last| last.contains('.')) {
+        return Access::NotAPage;
+    }
+    match path.trim_end_matches('/') {
+        "/login" | "/signup" => Access::GuestOnly,
+        _ => Access::Private,
+    }
+}
+
+/// Sends logged-out visitors of private pages to `/login?next=…`, and signed-in visitors of the
+/// log-in and sign-up pages to the app.
+pub async fn page_gate(session: Session, req: Request, next: Next) -> Response {
+    if req.method() != Method::GET {
+        return next.run(req).await;
+    }
+    let access = classify(req.uri().path());
+    if access == Access::NotAPage {
+        return next.run(req).await;
+    }
+    let signed_in = matches!(session.get::<i64>(SESSION_USER_KEY).await, Ok(Some(_)));
+    match (access, signed_in) {
+        (Access::Private, false) => {
+            let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let next_param = if target == "/" { String::new() } else { format!("?next={}", urlencode(target)) };
+            Redirect::to(&format!("/login{next_param}")).into_response()
+        }
+        (Access::GuestOnly, true) => Redirect::to("/invoices").into_response(),
+        _ => next.run(req).await,
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// Adds the headers every response carries.
+pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert("referrer-policy", HeaderValue::from_static("strict-origin-when-cross-origin"));
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
+    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(STATIC_CSP));
+    }
+    res
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(header::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn origin_rules() {
+        let public = "https://crm.example";
+        assert!(same_origin(&headers(&[("origin", "https://crm.example")]), public));
+        assert!(same_origin(&headers(&[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")]), public));
+        assert!(!same_origin(&headers(&[("origin", "https://evil.example"), ("host", "crm.example")]), public));
+        assert!(!same_origin(&headers(&[("origin", "null"), ("host", "crm.example")]), public));
+        assert!(same_origin(&headers(&[]), public), "non-browser clients carry no cookies to abuse");
+        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site")]), public));
+    }
+
+    #[test]
+    fn page_classification() {
+        assert_eq!(classify("/login"), Access::GuestOnly);
+        assert_eq!(classify("/signup/"), Access::GuestOnly);
+        assert_eq!(classify("/invoices"), Access::Private);
+        assert_eq!(classify("/"), Access::Private);
+        assert_eq!(classify("/api/login"), Access::NotAPage);
+        assert_eq!(classify("/pkg/axis-crm.wasm"), Access::NotAPage);
+        assert_eq!(classify("/favicon.ico"), Access::NotAPage);
+        assert_eq!(classify("/healthz"), Access::NotAPage);
+    }
+
+    #[test]
+    fn csp_allows_wasm_and_the_nonce_only() {
+        let csp = page_csp("abc", None);
+        assert!(csp.contains("'nonce-abc'"));
+        assert!(csp.contains("'wasm-unsafe-eval'"));
+        assert!(!csp.contains("unsafe-inline"));
+        assert!(csp.contains("frame-ancestors 'none'"));
+        assert!(page_csp("n", Some(3001)).contains("ws://127.0.0.1:3001"));
+    }
+}

@@ -1,0 +1,242 @@
+//! Test harness: the real router on a fresh SQLite file or a fresh PostgreSQL database, and a
+//! tiny cookie-keeping browser that speaks to it without a network.
+#![allow(dead_code)]
+
+use axis_crm::server::{self, config::Config, AppState};
+use axum::{
+    body::Body,
+    extract::connect_info::MockConnectInfo,
+    http::{header, HeaderMap, Request, StatusCode},
+    Router,
+};
+use http_body_util::BodyExt;
+use std::{future::Future, net::SocketAddr};
+use tower::ServiceExt;
+
+pub const ORIGIN: &str = "http://127.0.0.1:3000";
+pub const HOST: &str = "127.0.0.1:3000";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub backend: Backend,
+    _dir: tempfile::TempDir,
+    pg_name: Option<String>,
+}
+
+/// PostgreSQL server used for the tests' own databases (trust auth on the project's machines).
+pub fn pg_admin_url() -> String {
+    std::env::var("AXIS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn with_db(url: &str, db: &str) -> String {
+    let mut u = url::Url::parse(url).expect("AXIS_TEST_POSTGRES_URL is a URL");
+    u.set_path(db);
+    u.to_string()
+}
+
+async fn admin_exec(sql: &str) {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&pg_admin_url())
+        .await
+        .expect("PostgreSQL must be reachable for the PostgreSQL tests (set AXIS_TEST_POSTGRES_URL)");
+    sqlx::query(sql).execute(&mut conn).await.expect(sql);
+    let _ = conn.close().await;
+}
+
+impl TestApp {
+    pub async fn new(backend: Backend) -> Self {
+        Self::with_env(backend, &[]).await
+    }
+
+    pub async fn with_env(backend: Backend, vars: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        env.push(("AXIS_DATA_DIR".into(), dir.path().display().to_string()));
+        let mut pg_name = None;
+        if backend == Backend::Postgres {
+            let name = format!("axis_test_{}", uuid::Uuid::new_v4().simple());
+            admin_exec(&format!("CREATE DATABASE {name}")).await;
+            env.push(("DATABASE_URL".into(), with_db(&pg_admin_url(), &name)));
+            pg_name = Some(name);
+        }
+        let config = Config::from_lookup(
+            |k| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()),
+            HOST.parse().unwrap(),
+        )
+        .expect("test configuration");
+        let options = leptos::config::LeptosOptions::builder().output_name("axis-crm").build();
+        let state = server::prepare(config, options).await.expect("database ready");
+        let router = server::router(state.clone())
+            .layer(MockConnectInfo(SocketAddr::from(([203, 0, 113, 7], 40000))));
+        TestApp { router, state, backend, _dir: dir, pg_name }
+    }
+
+    pub async fn close(self) {
+        self.state.db.pool.close().await;
+        if let Some(name) = &self.pg_name {
+            admin_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        }
+    }
+
+    pub fn browser(&self) -> Browser<'_> {
+        Browser { app: self, cookie: None, ip: None }
+    }
+
+    pub async fn send(&self, req: Request<Body>) -> Resp {
+        let res = self.router.clone().oneshot(req).await.expect("router is infallible");
+        let status = res.status();
+        let headers = res.headers().clone();
+        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+        Resp { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    }
+
+    pub async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&self.state.db.pool).await.unwrap();
+        n
+    }
+}
+
+/// Runs `test` against a fresh app on `backend`, then drops the database.
+pub async fn run<F, Fut>(backend: Backend, test: F)
+where
+    F: FnOnce(TestApp) -> Fut,
+    Fut: Future<Output = TestApp>,
+{
+    let app = TestApp::new(backend).await;
+    test(app).await.close().await;
+}
+
+#[derive(Debug)]
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    pub fn location(&self) -> Option<&str> {
+        self.header("location")
+    }
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+    pub fn error(&self) -> axis_crm::error::AppError {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not an AppError ({e}): {}", self.body))
+    }
+}
+
+/// Keeps the session cookie between requests, like a browser.
+pub struct Browser<'a> {
+    pub app: &'a TestApp,
+    pub cookie: Option<String>,
+    pub ip: Option<String>,
+}
+
+pub enum Client {
+    /// The WASM app's server-function client: wants JSON back.
+    Wasm,
+    /// A plain HTML form post, with JavaScript off.
+    PlainForm { referer: &'static str },
+}
+
+impl Browser<'_> {
+    fn keep_cookie(&mut self, resp: &Resp) {
+        for value in resp.headers.get_all(header::SET_COOKIE) {
+            let value = value.to_str().unwrap();
+            if let Some(rest) = value.strip_prefix(&format!("{}=", server::SESSION_COOKIE)) {
+                let id = rest.split(';').next().unwrap_or_default();
+                let removed = value.contains("Max-Age=0") || id.is_empty();
+                self.cookie = if removed { None } else { Some(id.to_string()) };
+            }
+        }
+    }
+
+    fn base(&self, method: &str, path: &str) -> axum::http::request::Builder {
+        let mut b = Request::builder().method(method).uri(path).header(header::HOST, HOST);
+        if let Some(c) = &self.cookie {
+            b = b.header(header::COOKIE, format!("{}={c}", server::SESSION_COOKIE));
+        }
+        if let Some(ip) = &self.ip {
+            b = b.header("x-forwarded-for", ip);
+        }
+        b
+    }
+
+    pub async fn get(&mut self, path: &str) -> Resp {
+        let req = self.base("GET", path).header(header::ACCEPT, "text/html").body(Body::empty()).unwrap();
+        let resp = self.app.send(req).await;
+        self.keep_cookie(&resp);
+        resp
+    }
+
+    /// Calls a server function the way `client` would, from this app's own origin.
+    pub async fn call(&mut self, endpoint: &str, form: &[(&str, &str)], client: Client) -> Resp {
+        self.call_from(endpoint, form, client, Some(ORIGIN)).await
+    }
+
+    pub async fn call_from(&mut self, endpoint: &str, form: &[(&str, &str)], client: Client, origin: Option<&str>) -> Resp {
+        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+        let mut b = self
+            .base("POST", &format!("/api/{endpoint}"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        b = match client {
+            Client::Wasm => b.header(header::ACCEPT, "application/json"),
+            Client::PlainForm { referer } => b
+                .header(header::ACCEPT, "text/html,application/xhtml+xml")
+                .header(header::REFERER, format!("{ORIGIN}{referer}")),
+        };
+        if let Some(o) = origin {
+            b = b.header(header::ORIGIN, o);
+        }
+        let resp = self.app.send(b.body(Body::from(body)).unwrap()).await;
+        self.keep_cookie(&resp);
+        resp
+    }
+
+    pub async fn signup(&mut self, name: &str, business: &str, email: &str, password: &str) -> Resp {
+        self.call(
+            "signup",
+            &[("name", name), ("business_name", business), ("email", email), ("password", password)],
+            Client::Wasm,
+        )
+        .await
+    }
+
+    pub async fn login(&mut self, email: &str, password: &str) -> Resp {
+        self.call("login", &[("email", email), ("password", password)], Client::Wasm).await
+    }
+}
+
+/// Declares each listed test once per database backend.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::common::run($crate::common::Backend::Sqlite, super::$name).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $crate::common::run($crate::common::Backend::Postgres, super::$name).await;
+                }
+            )*
+        }
+    };
+}
