@@ -43,6 +43,13 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     Auth::provide();
+    // Effects run only in the browser: this marks the moment the WASM app has taken over the page
+    // (the end-to-end tests wait for it before they test the hydrated behaviour).
+    Effect::new(|_| {
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
     view! {
         <Stylesheet id="leptos" href="/pkg/axis-crm.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>

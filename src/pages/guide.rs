@@ -115,11 +115,15 @@ pub fn GuidePage() -> impl IntoView {
         </p>
         <nav class="card toc" aria-label="Steps">
             <h2>"Contents"</h2>
-            <ol>
+            <ul>
                 <li><a href="#prerequisites">"Prerequisites"</a></li>
-                {STEPS.iter().map(|s| view! { <li><a href=format!("#{}", s.id)>{s.title}</a></li> }).collect_view()}
+                {STEPS
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| view! { <li><a href=format!("#{}", s.id)>{format!("Step {}: {}", i + 1, s.title)}</a></li> })
+                    .collect_view()}
                 <li><a href="#notes">"Important notes"</a></li>
-            </ol>
+            </ul>
         </nav>
         <section class="card" id="prerequisites" aria-labelledby="prerequisites-h">
             <h2 id="prerequisites-h">"Prerequisites"</h2>
