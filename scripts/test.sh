@@ -7,7 +7,7 @@ scripts/setup.sh --test
 export PATH="$PWD/node_modules/.bin:$PATH"
 
 echo "==> Rust unit and integration tests"
-cargo test --features ssr --locked
+cargo test --workspace --locked --features axis-crm/ssr,whatsapp-cloud/sandbox
 
 echo "==> release build for the end-to-end tests"
 cargo leptos build --release

@@ -2,7 +2,9 @@
 
 use crate::{
     auth::{Auth, LoginPage, SignupPage},
-    pages::{guide::GuidePage, invoices::InvoicesPage, not_found::NotFound, settings::SettingsPage},
+    pages::{
+        guide::GuidePage, invoices::InvoicesPage, not_found::NotFound, settings::SettingsPage,
+    },
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
@@ -15,9 +17,14 @@ use leptos_router::{
 /// Content-Security-Policy with this response's script nonce.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    if let (Some(nonce), Some(res)) = (leptos::nonce::use_nonce(), use_context::<leptos_axum::ResponseOptions>()) {
-        let dev_reload = (options.env == leptos::config::Env::DEV).then_some(options.reload_port as u16);
-        if let Ok(value) = crate::server::security::page_csp(&nonce.to_string(), dev_reload).parse() {
+    if let (Some(nonce), Some(res)) = (
+        leptos::nonce::use_nonce(),
+        use_context::<leptos_axum::ResponseOptions>(),
+    ) {
+        let dev_reload =
+            (options.env == leptos::config::Env::DEV).then_some(options.reload_port as u16);
+        if let Ok(value) = crate::server::security::page_csp(&nonce.to_string(), dev_reload).parse()
+        {
             res.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
         }
     }

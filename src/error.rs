@@ -23,7 +23,10 @@ impl FieldErrors {
         self.0.push((field.to_string(), message.into()));
     }
     pub fn get(&self, field: &str) -> Option<&str> {
-        self.0.iter().find(|(f, _)| f == field).map(|(_, m)| m.as_str())
+        self.0
+            .iter()
+            .find(|(f, _)| f == field)
+            .map(|(_, m)| m.as_str())
     }
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
@@ -158,7 +161,10 @@ mod tests {
         e.add("email", "Enter an email address.");
         e.add("password", "Too short.");
         let err = e.into_result().unwrap_err();
-        assert_eq!(err.field("email").as_deref(), Some("Enter an email address."));
+        assert_eq!(
+            err.field("email").as_deref(),
+            Some("Enter an email address.")
+        );
         assert_eq!(err.field("password").as_deref(), Some("Too short."));
         assert_eq!(err.field("name"), None);
         assert_eq!(err.form_message(), None);
@@ -170,8 +176,12 @@ mod tests {
         for err in [
             AppError::invalid("email", "That email is already registered."),
             AppError::Unauthorized,
-            AppError::Throttled { retry_after_secs: 42 },
-            AppError::Internal { reference: "abc123".into() },
+            AppError::Throttled {
+                retry_after_secs: 42,
+            },
+            AppError::Internal {
+                reference: "abc123".into(),
+            },
         ] {
             let bytes = err.ser();
             assert_eq!(AppError::de(bytes), err);
@@ -180,8 +190,15 @@ mod tests {
 
     #[test]
     fn user_facing_text_is_specific() {
-        assert!(AppError::Throttled { retry_after_secs: 30 }.to_string().contains("30 seconds"));
-        let internal = AppError::Internal { reference: "r-1".into() }.to_string();
+        assert!(AppError::Throttled {
+            retry_after_secs: 30
+        }
+        .to_string()
+        .contains("30 seconds"));
+        let internal = AppError::Internal {
+            reference: "r-1".into(),
+        }
+        .to_string();
         assert!(internal.contains("r-1"));
         assert_eq!(AppError::Unauthorized.status_code(), 401);
     }

@@ -11,22 +11,45 @@ const PASSWORD: &str = "correct horse battery";
 
 async fn signup_signs_in_and_stores_an_argon2id_hash(app: TestApp) -> TestApp {
     let mut b = app.browser();
-    let r = b.signup("Ana Silva", "Silva Lettings", "Ana@Example.com", PASSWORD).await;
+    let r = b
+        .signup("Ana Silva", "Silva Lettings", "Ana@Example.com", PASSWORD)
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.location(), Some("/invoices"));
-    assert!(r.header("serverfnredirect").is_some(), "the WASM client is told to navigate");
-    let cookie = r.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>().join("\n");
+    assert!(
+        r.header("serverfnredirect").is_some(),
+        "the WASM client is told to navigate"
+    );
+    let cookie = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(!cookie.contains("Secure"), "plain http public URL: no Secure flag");
+    assert!(
+        !cookie.contains("Secure"),
+        "plain http public URL: no Secure flag"
+    );
 
     let page = b.get("/invoices").await;
     assert_eq!(page.status, StatusCode::OK);
-    assert!(page.body.contains("Silva Lettings"), "the header shows the business name");
+    assert!(
+        page.body.contains("Silva Lettings"),
+        "the header shows the business name"
+    );
 
     let (email, key, hash): (String, String, String) =
-        sqlx::query_as("SELECT email, email_key, password_hash FROM users").fetch_one(&app.state.db.pool).await.unwrap();
-    assert_eq!((email.as_str(), key.as_str()), ("Ana@Example.com", "ana@example.com"));
+        sqlx::query_as("SELECT email, email_key, password_hash FROM users")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (email.as_str(), key.as_str()),
+        ("Ana@Example.com", "ana@example.com")
+    );
     assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(!hash.contains(PASSWORD));
     app
@@ -34,16 +57,27 @@ async fn signup_signs_in_and_stores_an_argon2id_hash(app: TestApp) -> TestApp {
 
 async fn secure_cookie_when_public_url_is_https(app: TestApp) -> TestApp {
     app.close().await;
-    let app = TestApp::with_env(common::Backend::Sqlite, &[("AXIS_PUBLIC_URL", "https://crm.example")]).await;
+    let app = TestApp::with_env(
+        common::Backend::Sqlite,
+        &[("AXIS_PUBLIC_URL", "https://crm.example")],
+    )
+    .await;
     let mut b = app.browser();
-    let r = b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    let r = b
+        .signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
     assert!(r.header("set-cookie").unwrap().contains("Secure"));
     app
 }
 
 async fn duplicate_email_is_refused_case_insensitively(app: TestApp) -> TestApp {
-    app.browser().signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
-    let r = app.browser().signup("Other", "Other Ltd", "  ANA@EXAMPLE.COM ", PASSWORD).await;
+    app.browser()
+        .signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    let r = app
+        .browser()
+        .signup("Other", "Other Ltd", "  ANA@EXAMPLE.COM ", PASSWORD)
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.error().field("email").unwrap().contains("already exists"));
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
@@ -52,22 +86,35 @@ async fn duplicate_email_is_refused_case_insensitively(app: TestApp) -> TestApp 
 
 async fn bad_input_gets_field_errors_and_stores_nothing(app: TestApp) -> TestApp {
     let mut b = app.browser();
-    let r = b.signup("", "Silva Lettings", "not-an-email", "short").await;
+    let r = b
+        .signup("", "Silva Lettings", "not-an-email", "short")
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let err = r.error();
     assert_eq!(err.field("name").as_deref(), Some("Enter your name."));
     assert!(err.field("email").unwrap().contains("valid email"));
     assert!(err.field("password").unwrap().contains("at least 10"));
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
-    assert_eq!(b.get("/invoices").await.status, StatusCode::SEE_OTHER, "not signed in");
+    assert_eq!(
+        b.get("/invoices").await.status,
+        StatusCode::SEE_OTHER,
+        "not signed in"
+    );
     app
 }
 
 async fn login_cycles_the_session_id_and_logout_ends_it_server_side(app: TestApp) -> TestApp {
-    app.browser().signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    app.browser()
+        .signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
     let mut b = app.browser();
     // A failed plain-form log-in leaves a flash, so this visitor already has a session id.
-    b.call("login", &[("email", "ana@example.com"), ("password", "wrong password")], Client::PlainForm { referer: "/login" }).await;
+    b.call(
+        "login",
+        &[("email", "ana@example.com"), ("password", "wrong password")],
+        Client::PlainForm { referer: "/login" },
+    )
+    .await;
     let anonymous = b.cookie.clone().expect("anonymous session");
 
     let r = b.login("ANA@example.com", PASSWORD).await;
@@ -79,13 +126,20 @@ async fn login_cycles_the_session_id_and_logout_ends_it_server_side(app: TestApp
     // The old id is dead: someone who planted it learns nothing.
     let mut attacker = app.browser();
     attacker.cookie = Some(anonymous);
-    assert_eq!(attacker.get("/invoices").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        attacker.get("/invoices").await.status,
+        StatusCode::SEE_OTHER
+    );
 
     let before = app.count("SELECT COUNT(*) FROM sessions").await;
     let r = b.call("logout", &[], Client::Wasm).await;
     assert_eq!(r.status, StatusCode::OK);
     assert_eq!(r.location(), Some("/login"));
-    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, before - 1, "the session row is deleted");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM sessions").await,
+        before - 1,
+        "the session row is deleted"
+    );
     // Replaying the signed-in cookie after log-out does not work.
     let mut replay = app.browser();
     replay.cookie = Some(signed_in);
@@ -96,18 +150,31 @@ async fn login_cycles_the_session_id_and_logout_ends_it_server_side(app: TestApp
 }
 
 async fn wrong_password_and_unknown_email_get_the_same_answer(app: TestApp) -> TestApp {
-    app.browser().signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
-    let wrong = app.browser().login("ana@example.com", "not the password").await;
-    let unknown = app.browser().login("nobody@example.com", "not the password").await;
+    app.browser()
+        .signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    let wrong = app
+        .browser()
+        .login("ana@example.com", "not the password")
+        .await;
+    let unknown = app
+        .browser()
+        .login("nobody@example.com", "not the password")
+        .await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(wrong.body, unknown.body);
     app
 }
 
 async fn failed_logins_are_throttled_per_email(app: TestApp) -> TestApp {
-    app.browser().signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    app.browser()
+        .signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
     for _ in 0..5 {
-        let r = app.browser().login("ana@example.com", "wrong password").await;
+        let r = app
+            .browser()
+            .login("ana@example.com", "wrong password")
+            .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     }
     // Now even the right password waits.
@@ -119,20 +186,42 @@ async fn failed_logins_are_throttled_per_email(app: TestApp) -> TestApp {
     }
     assert!(r.error().to_string().contains("wait"));
     // Once the window has passed, the user gets in and the count is cleared.
-    sqlx::query("UPDATE login_failures SET at = at - 61").execute(&app.state.db.pool).await.unwrap();
-    assert_eq!(app.browser().login("ana@example.com", PASSWORD).await.status, StatusCode::OK);
-    assert_eq!(app.count("SELECT COUNT(*) FROM login_failures WHERE email_key = 'ana@example.com'").await, 0);
+    sqlx::query("UPDATE login_failures SET at = at - 61")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.browser()
+            .login("ana@example.com", PASSWORD)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM login_failures WHERE email_key = 'ana@example.com'")
+            .await,
+        0
+    );
     app
 }
 
 async fn failed_logins_are_throttled_per_client_address(app: TestApp) -> TestApp {
-    app.browser().signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    app.browser()
+        .signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
     for i in 0..20 {
-        let r = app.browser().login(&format!("guess{i}@example.com"), "wrong password").await;
+        let r = app
+            .browser()
+            .login(&format!("guess{i}@example.com"), "wrong password")
+            .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let r = app.browser().login("ana@example.com", PASSWORD).await;
-    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "same address, different email");
+    assert_eq!(
+        r.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "same address, different email"
+    );
     app
 }
 
@@ -140,7 +229,9 @@ async fn forwarded_address_counts_only_behind_a_trusted_proxy(app: TestApp) -> T
     let backend = app.backend;
     app.close().await;
     let app = TestApp::with_env(backend, &[("AXIS_TRUST_PROXY", "1")]).await;
-    app.browser().signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    app.browser()
+        .signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
     for i in 0..20 {
         let mut b = app.browser();
         b.ip = Some("198.51.100.1".into());
@@ -148,22 +239,39 @@ async fn forwarded_address_counts_only_behind_a_trusted_proxy(app: TestApp) -> T
     }
     let mut other = app.browser();
     other.ip = Some("198.51.100.2".into());
-    assert_eq!(other.login("ana@example.com", PASSWORD).await.status, StatusCode::OK, "another client is not punished");
+    assert_eq!(
+        other.login("ana@example.com", PASSWORD).await.status,
+        StatusCode::OK,
+        "another client is not punished"
+    );
     let mut same = app.browser();
     same.ip = Some("10.0.0.1, 198.51.100.1".into());
-    assert_eq!(same.login("ana@example.com", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        same.login("ana@example.com", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     app
 }
 
 async fn expired_sessions_are_refused(app: TestApp) -> TestApp {
     let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
     assert_eq!(b.get("/settings").await.status, StatusCode::OK);
-    sqlx::query("UPDATE sessions SET expires_at = 0").execute(&app.state.db.pool).await.unwrap();
+    sqlx::query("UPDATE sessions SET expires_at = 0")
+        .execute(&app.state.db.pool)
+        .await
+        .unwrap();
     let r = b.get("/settings").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location(), Some("/login?next=%2Fsettings"));
-    let r = b.call("update_profile", &[("name", "X"), ("business_name", "Y")], Client::Wasm).await;
+    let r = b
+        .call(
+            "update_profile",
+            &[("name", "X"), ("business_name", "Y")],
+            Client::Wasm,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
     assert_eq!(r.error(), AppError::Unauthorized);
     app
@@ -171,17 +279,34 @@ async fn expired_sessions_are_refused(app: TestApp) -> TestApp {
 
 async fn cross_origin_posts_are_refused(app: TestApp) -> TestApp {
     let mut b = app.browser();
-    let form = [("name", "Eve"), ("business_name", "Evil"), ("email", "eve@example.com"), ("password", PASSWORD)];
-    let r = b.call_from("signup", &form, Client::Wasm, Some("https://evil.example")).await;
+    let form = [
+        ("name", "Eve"),
+        ("business_name", "Evil"),
+        ("email", "eve@example.com"),
+        ("password", PASSWORD),
+    ];
+    let r = b
+        .call_from("signup", &form, Client::Wasm, Some("https://evil.example"))
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(r.error(), AppError::Forbidden);
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 0);
 
     // A signed-in user's cookie does not help a forged log-out or profile change either.
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
-    let r = b.call_from("update_profile", &[("name", "Eve"), ("business_name", "Owned")], Client::Wasm, Some("null")).await;
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    let r = b
+        .call_from(
+            "update_profile",
+            &[("name", "Eve"), ("business_name", "Owned")],
+            Client::Wasm,
+            Some("null"),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = b.call_from("logout", &[], Client::Wasm, Some("https://evil.example")).await;
+    let r = b
+        .call_from("logout", &[], Client::Wasm, Some("https://evil.example"))
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(b.get("/settings").await.body.contains("Silva Lettings"));
     app
@@ -197,9 +322,14 @@ async fn pages_need_a_session_and_guests_pages_send_members_on(app: TestApp) -> 
     assert_eq!(b.get("/login").await.status, StatusCode::OK);
     assert_eq!(b.get("/signup").await.status, StatusCode::OK);
     let r = b.call("current_user", &[], Client::Wasm).await;
-    assert_eq!(r.json(), serde_json::Value::Null, "no user without a session");
+    assert_eq!(
+        r.json(),
+        serde_json::Value::Null,
+        "no user without a session"
+    );
 
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
     let r = b.get("/login").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(r.location(), Some("/invoices"));
@@ -209,39 +339,102 @@ async fn pages_need_a_session_and_guests_pages_send_members_on(app: TestApp) -> 
 
 async fn plain_form_errors_come_back_to_the_page(app: TestApp) -> TestApp {
     let mut b = app.browser();
-    let form = [("name", "Ana"), ("business_name", "Silva Lettings"), ("email", "ana@"), ("password", "tiny-pw-9")];
-    let r = b.call("signup", &form, Client::PlainForm { referer: "/signup" }).await;
+    let form = [
+        ("name", "Ana"),
+        ("business_name", "Silva Lettings"),
+        ("email", "ana@"),
+        ("password", "tiny-pw-9"),
+    ];
+    let r = b
+        .call("signup", &form, Client::PlainForm { referer: "/signup" })
+        .await;
     assert_eq!(r.status, StatusCode::FOUND);
     assert_eq!(r.location(), Some("/signup"));
     let page = b.get("/signup").await;
-    assert!(page.body.contains("Enter a valid email address"), "the error shows without JavaScript");
-    assert!(page.body.contains("value=\"Silva Lettings\""), "typed values are kept");
-    assert!(!page.body.contains("tiny-pw-9"), "the password is never echoed");
+    assert!(
+        page.body.contains("Enter a valid email address"),
+        "the error shows without JavaScript"
+    );
+    assert!(
+        page.body.contains("value=\"Silva Lettings\""),
+        "typed values are kept"
+    );
+    assert!(
+        !page.body.contains("tiny-pw-9"),
+        "the password is never echoed"
+    );
     // Shown once.
-    assert!(!b.get("/signup").await.body.contains("Enter a valid email address"));
+    assert!(!b
+        .get("/signup")
+        .await
+        .body
+        .contains("Enter a valid email address"));
 
     // A good plain-form sign-up lands on the invoices page.
-    let form = [("name", "Ana"), ("business_name", "Silva Lettings"), ("email", "ana@example.com"), ("password", PASSWORD)];
-    let r = b.call("signup", &form, Client::PlainForm { referer: "/signup" }).await;
+    let form = [
+        ("name", "Ana"),
+        ("business_name", "Silva Lettings"),
+        ("email", "ana@example.com"),
+        ("password", PASSWORD),
+    ];
+    let r = b
+        .call("signup", &form, Client::PlainForm { referer: "/signup" })
+        .await;
     assert_eq!(r.status, StatusCode::FOUND);
     assert_eq!(r.location(), Some("/invoices"));
     // And a plain-form log-in follows `next`, but never off-site.
     let mut c = app.browser();
-    let r = c.call("login", &[("email", "ana@example.com"), ("password", PASSWORD), ("next", "/settings")], Client::PlainForm { referer: "/login" }).await;
+    let r = c
+        .call(
+            "login",
+            &[
+                ("email", "ana@example.com"),
+                ("password", PASSWORD),
+                ("next", "/settings"),
+            ],
+            Client::PlainForm { referer: "/login" },
+        )
+        .await;
     assert_eq!(r.location(), Some("/settings"));
     let mut d = app.browser();
-    let r = d.call("login", &[("email", "ana@example.com"), ("password", PASSWORD), ("next", "//evil.example")], Client::PlainForm { referer: "/login" }).await;
+    let r = d
+        .call(
+            "login",
+            &[
+                ("email", "ana@example.com"),
+                ("password", PASSWORD),
+                ("next", "//evil.example"),
+            ],
+            Client::PlainForm { referer: "/login" },
+        )
+        .await;
     assert_eq!(r.location(), Some("/invoices"));
     app
 }
 
 async fn profile_updates_validate_and_save(app: TestApp) -> TestApp {
     let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
-    let r = b.call("update_profile", &[("name", " "), ("business_name", "New Name")], Client::Wasm).await;
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    let r = b
+        .call(
+            "update_profile",
+            &[("name", " "), ("business_name", "New Name")],
+            Client::Wasm,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(b.get("/settings").await.body.contains("Silva Lettings"), "nothing changed");
-    let r = b.call("update_profile", &[("name", "Ana S."), ("business_name", "Silva & Co")], Client::Wasm).await;
+    assert!(
+        b.get("/settings").await.body.contains("Silva Lettings"),
+        "nothing changed"
+    );
+    let r = b
+        .call(
+            "update_profile",
+            &[("name", "Ana S."), ("business_name", "Silva & Co")],
+            Client::Wasm,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["business_name"], "Silva & Co");
     app
@@ -259,15 +452,34 @@ async fn probes_and_security_headers(app: TestApp) -> TestApp {
 
     let page = b.get("/login").await;
     assert_eq!(page.header("x-content-type-options"), Some("nosniff"));
-    assert_eq!(page.header("referrer-policy"), Some("strict-origin-when-cross-origin"));
+    assert_eq!(
+        page.header("referrer-policy"),
+        Some("strict-origin-when-cross-origin")
+    );
     let csp = page.header("content-security-policy").unwrap();
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(csp.contains("'wasm-unsafe-eval'"), "{csp}");
-    let nonce = csp.split("'nonce-").nth(1).and_then(|s| s.split('\'').next()).expect("a nonce");
-    assert!(page.body.contains(&format!("nonce=\"{nonce}\"")), "the hydration script carries this response's nonce");
+    let nonce = csp
+        .split("'nonce-")
+        .nth(1)
+        .and_then(|s| s.split('\'').next())
+        .expect("a nonce");
+    assert!(
+        page.body.contains(&format!("nonce=\"{nonce}\"")),
+        "the hydration script carries this response's nonce"
+    );
     let other = b.get("/login").await;
-    assert!(!other.header("content-security-policy").unwrap().contains(nonce), "a fresh nonce per response");
-    assert!(r.header("content-security-policy").unwrap().contains("default-src 'none'"));
+    assert!(
+        !other
+            .header("content-security-policy")
+            .unwrap()
+            .contains(nonce),
+        "a fresh nonce per response"
+    );
+    assert!(r
+        .header("content-security-policy")
+        .unwrap()
+        .contains("default-src 'none'"));
     app
 }
 
@@ -300,5 +512,9 @@ on_both_databases!(
 
 #[tokio::test]
 async fn secure_cookie_with_https_public_url() {
-    common::run(common::Backend::Sqlite, secure_cookie_when_public_url_is_https).await;
+    common::run(
+        common::Backend::Sqlite,
+        secure_cookie_when_public_url_is_https,
+    )
+    .await;
 }

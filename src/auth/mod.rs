@@ -19,7 +19,12 @@ pub struct User {
 }
 
 #[server(endpoint = "signup")]
-pub async fn signup(name: String, business_name: String, email: String, password: String) -> Result<(), AppError> {
+pub async fn signup(
+    name: String,
+    business_name: String,
+    email: String,
+    password: String,
+) -> Result<(), AppError> {
     use crate::server::{self as srv, auth};
     let result = async {
         let state = srv::app_state()?;
@@ -30,7 +35,11 @@ pub async fn signup(name: String, business_name: String, email: String, password
         Ok(())
     }
     .await;
-    let values = [("name", name.as_str()), ("business_name", business_name.as_str()), ("email", email.as_str())];
+    let values = [
+        ("name", name.as_str()),
+        ("business_name", business_name.as_str()),
+        ("email", email.as_str()),
+    ];
     srv::finish("signup", &values, result).await
 }
 
@@ -48,7 +57,12 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
     }
     .await;
     let next = next.unwrap_or_default();
-    srv::finish("login", &[("email", email.as_str()), ("next", next.as_str())], result).await
+    srv::finish(
+        "login",
+        &[("email", email.as_str()), ("next", next.as_str())],
+        result,
+    )
+    .await
 }
 
 #[server(endpoint = "logout")]
@@ -94,10 +108,21 @@ impl Auth {
         let signup = ServerAction::<Signup>::new();
         let logout = ServerAction::<Logout>::new();
         let user = Resource::new_blocking(
-            move || (login.version().get(), signup.version().get(), logout.version().get()),
+            move || {
+                (
+                    login.version().get(),
+                    signup.version().get(),
+                    logout.version().get(),
+                )
+            },
             |_| current_user(),
         );
-        let auth = Auth { login, signup, logout, user };
+        let auth = Auth {
+            login,
+            signup,
+            logout,
+            user,
+        };
         provide_context(auth);
         auth
     }
@@ -105,7 +130,10 @@ impl Auth {
 
 /// Reads the flash a failed no-JavaScript post of `form` left, during server rendering.
 fn flash_resource(form: &'static str) -> Resource<Option<FormFlash>> {
-    Resource::new_blocking(|| (), move |_| async move { take_flash(form.to_string()).await.ok().flatten() })
+    Resource::new_blocking(
+        || (),
+        move |_| async move { take_flash(form.to_string()).await.ok().flatten() },
+    )
 }
 
 #[component]

@@ -25,14 +25,26 @@ pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-fn check_text(errors: &mut FieldErrors, field: &str, label: &str, value: &str, max: usize) -> String {
+fn check_text(
+    errors: &mut FieldErrors,
+    field: &str,
+    label: &str,
+    value: &str,
+    max: usize,
+) -> String {
     let v = value.trim();
     if v.is_empty() {
         errors.add(field, format!("Enter your {label}."));
     } else if v.chars().count() > max {
-        errors.add(field, format!("Your {label} must be at most {max} characters."));
+        errors.add(
+            field,
+            format!("Your {label} must be at most {max} characters."),
+        );
     } else if v.chars().any(char::is_control) {
-        errors.add(field, format!("Your {label} contains characters that are not allowed."));
+        errors.add(
+            field,
+            format!("Your {label} contains characters that are not allowed."),
+        );
     }
     v.to_string()
 }
@@ -41,8 +53,14 @@ pub fn check_email(errors: &mut FieldErrors, email: &str) -> String {
     let email = email.trim();
     if email.is_empty() {
         errors.add("email", "Enter your email address.");
-    } else if email.len() > EMAIL_MAX || !email_address::EmailAddress::is_valid(email) || !email.contains('.') {
-        errors.add("email", "Enter a valid email address, like name@example.com.");
+    } else if email.len() > EMAIL_MAX
+        || !email_address::EmailAddress::is_valid(email)
+        || !email.contains('.')
+    {
+        errors.add(
+            "email",
+            "Enter a valid email address, like name@example.com.",
+        );
     }
     email.to_string()
 }
@@ -50,9 +68,15 @@ pub fn check_email(errors: &mut FieldErrors, email: &str) -> String {
 pub fn check_password(errors: &mut FieldErrors, password: &str) {
     let len = password.chars().count();
     if len < PASSWORD_MIN {
-        errors.add("password", format!("Use a password of at least {PASSWORD_MIN} characters."));
+        errors.add(
+            "password",
+            format!("Use a password of at least {PASSWORD_MIN} characters."),
+        );
     } else if len > PASSWORD_MAX {
-        errors.add("password", format!("Use a password of at most {PASSWORD_MAX} characters."));
+        errors.add(
+            "password",
+            format!("Use a password of at most {PASSWORD_MAX} characters."),
+        );
     } else if password.trim().is_empty() {
         errors.add("password", "A password cannot be only spaces.");
     }
@@ -61,7 +85,13 @@ pub fn check_password(errors: &mut FieldErrors, password: &str) {
 pub fn check_profile(name: &str, business_name: &str) -> Result<(String, String), AppError> {
     let mut errors = FieldErrors::new();
     let name = check_text(&mut errors, "name", "name", name, NAME_MAX);
-    let business = check_text(&mut errors, "business_name", "business name", business_name, BUSINESS_MAX);
+    let business = check_text(
+        &mut errors,
+        "business_name",
+        "business name",
+        business_name,
+        BUSINESS_MAX,
+    );
     errors.into_result()?;
     Ok((name, business))
 }
@@ -74,8 +104,13 @@ pub fn check_new_account(
 ) -> Result<NewAccount, AppError> {
     let mut errors = FieldErrors::new();
     let name = check_text(&mut errors, "name", "name", name, NAME_MAX);
-    let business_name =
-        check_text(&mut errors, "business_name", "business name", business_name, BUSINESS_MAX);
+    let business_name = check_text(
+        &mut errors,
+        "business_name",
+        "business name",
+        business_name,
+        BUSINESS_MAX,
+    );
     let email = check_email(&mut errors, email);
     check_password(&mut errors, password);
     errors.into_result()?;
@@ -91,7 +126,14 @@ pub fn check_new_account(
 /// Where to go after logging in: only a local path of this site, never another origin.
 pub fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.starts_with("/api/") => p,
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.starts_with("/api/") =>
+        {
+            p
+        }
         _ => "/invoices",
     }
 }
@@ -102,7 +144,13 @@ mod tests {
 
     #[test]
     fn accepts_a_good_account_and_normalises_it() {
-        let a = check_new_account(" Ana Silva ", "Silva Lettings", " Ana@Example.COM ", "correct horse").unwrap();
+        let a = check_new_account(
+            " Ana Silva ",
+            "Silva Lettings",
+            " Ana@Example.COM ",
+            "correct horse",
+        )
+        .unwrap();
         assert_eq!(a.name, "Ana Silva");
         assert_eq!(a.email, "Ana@Example.COM");
         assert_eq!(a.email_key, "ana@example.com");
@@ -112,7 +160,10 @@ mod tests {
     fn reports_every_bad_field_at_once() {
         let err = check_new_account("", "  ", "not-an-email", "short").unwrap_err();
         assert_eq!(err.field("name").as_deref(), Some("Enter your name."));
-        assert_eq!(err.field("business_name").as_deref(), Some("Enter your business name."));
+        assert_eq!(
+            err.field("business_name").as_deref(),
+            Some("Enter your business name.")
+        );
         assert!(err.field("email").unwrap().contains("valid email"));
         assert!(err.field("password").unwrap().contains("at least 10"));
     }
@@ -143,9 +194,16 @@ mod tests {
 
     #[test]
     fn long_and_control_text_is_refused() {
-        assert!(check_profile(&"n".repeat(101), "B").unwrap_err().field("name").unwrap().contains("at most 100"));
+        assert!(check_profile(&"n".repeat(101), "B")
+            .unwrap_err()
+            .field("name")
+            .unwrap()
+            .contains("at most 100"));
         assert!(check_profile("Ana\u{0007}", "B").is_err());
-        assert_eq!(check_profile(" Ana ", " B ").unwrap(), ("Ana".into(), "B".into()));
+        assert_eq!(
+            check_profile(" Ana ", " B ").unwrap(),
+            ("Ana".into(), "B".into())
+        );
     }
 
     #[test]

@@ -33,7 +33,10 @@ impl FormState {
             Some(Ok(_)) => None,
             None => flash_error.clone(),
         });
-        FormState { error, flash: StoredValue::new(flash) }
+        FormState {
+            error,
+            flash: StoredValue::new(flash),
+        }
     }
 
     pub fn field(&self, name: &'static str) -> Signal<Option<String>> {
@@ -44,13 +47,22 @@ impl FormState {
     /// The message that is not tied to one field (also validation messages keyed `form`).
     pub fn message(&self) -> Signal<Option<String>> {
         let error = self.error;
-        Signal::derive(move || error.get().and_then(|e| e.form_message().or_else(|| e.field("form"))))
+        Signal::derive(move || {
+            error
+                .get()
+                .and_then(|e| e.form_message().or_else(|| e.field("form")))
+        })
     }
 
     /// The value the user typed before a failed plain form post.
     pub fn value(&self, name: &str) -> Option<String> {
         self.flash.with_value(|f| {
-            f.as_ref().and_then(|f| f.values.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            f.as_ref().and_then(|f| {
+                f.values
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            })
         })
     }
 }

@@ -9,25 +9,44 @@ use leptos::prelude::*;
 
 #[server(endpoint = "update_profile")]
 pub async fn update_profile(name: String, business_name: String) -> Result<User, AppError> {
-    use crate::{auth::validate, server::{self as srv, auth}};
+    use crate::{
+        auth::validate,
+        server::{self as srv, auth},
+    };
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
         let (name, business_name) = validate::check_profile(&name, &business_name)?;
         auth::update_profile(&state.db, user_id, &name, &business_name).await?;
-        auth::user_by_id(&state.db, user_id).await?.ok_or(AppError::NotFound)
+        auth::user_by_id(&state.db, user_id)
+            .await?
+            .ok_or(AppError::NotFound)
     }
     .await;
-    srv::finish("profile", &[("name", name.as_str()), ("business_name", business_name.as_str())], result).await
+    srv::finish(
+        "profile",
+        &[
+            ("name", name.as_str()),
+            ("business_name", business_name.as_str()),
+        ],
+        result,
+    )
+    .await
 }
 
 #[component]
 pub fn SettingsPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let save = ServerAction::<UpdateProfile>::new();
-    let flash = Resource::new_blocking(|| (), |_| async {
-        crate::auth::take_flash("profile".into()).await.ok().flatten()
-    });
+    let flash = Resource::new_blocking(
+        || (),
+        |_| async {
+            crate::auth::take_flash("profile".into())
+                .await
+                .ok()
+                .flatten()
+        },
+    );
     // Refresh the header's business name after a save.
     Effect::new(move |_| {
         if matches!(save.value().get(), Some(Ok(_))) {

@@ -26,7 +26,9 @@ fn argon2() -> Argon2<'static> {
 pub async fn hash_password(password: String) -> Result<String, AppError> {
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
-        argon2().hash_password(password.as_bytes(), &salt).map(|h| h.to_string())
+        argon2()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
     })
     .await
     .map_err(AppError::internal)?
@@ -35,8 +37,11 @@ pub async fn hash_password(password: String) -> Result<String, AppError> {
 
 pub async fn verify_password(hash: String, password: String) -> Result<bool, AppError> {
     tokio::task::spawn_blocking(move || {
-        let parsed = PasswordHash::new(&hash).map_err(|e| AppError::internal(format_args!("stored hash: {e}")))?;
-        Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
+        let parsed = PasswordHash::new(&hash)
+            .map_err(|e| AppError::internal(format_args!("stored hash: {e}")))?;
+        Ok(argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
     })
     .await
     .map_err(AppError::internal)?
@@ -81,21 +86,29 @@ pub async fn create_account(db: &Db, account: NewAccount) -> Result<i64, AppErro
 }
 
 /// How long the caller must wait before another attempt, if throttled.
-pub async fn throttled_for(db: &Db, email_key: &str, client_ip: &str) -> Result<Option<u64>, AppError> {
+pub async fn throttled_for(
+    db: &Db,
+    email_key: &str,
+    client_ip: &str,
+) -> Result<Option<u64>, AppError> {
     let since = now() - THROTTLE_WINDOW_SECS;
-    let (email_count, email_oldest): (i64, Option<i64>) =
-        sqlx::query_as("SELECT COUNT(*), MIN(at) FROM login_failures WHERE email_key = $1 AND at > $2")
-            .bind(email_key)
-            .bind(since)
-            .fetch_one(&db.pool)
-            .await?;
-    let (ip_count, ip_oldest): (i64, Option<i64>) =
-        sqlx::query_as("SELECT COUNT(*), MIN(at) FROM login_failures WHERE client_ip = $1 AND at > $2")
-            .bind(client_ip)
-            .bind(since)
-            .fetch_one(&db.pool)
-            .await?;
-    let wait = |oldest: Option<i64>| (oldest.unwrap_or_else(now) + THROTTLE_WINDOW_SECS - now()).max(1) as u64;
+    let (email_count, email_oldest): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(at) FROM login_failures WHERE email_key = $1 AND at > $2",
+    )
+    .bind(email_key)
+    .bind(since)
+    .fetch_one(&db.pool)
+    .await?;
+    let (ip_count, ip_oldest): (i64, Option<i64>) = sqlx::query_as(
+        "SELECT COUNT(*), MIN(at) FROM login_failures WHERE client_ip = $1 AND at > $2",
+    )
+    .bind(client_ip)
+    .bind(since)
+    .fetch_one(&db.pool)
+    .await?;
+    let wait = |oldest: Option<i64>| {
+        (oldest.unwrap_or_else(now) + THROTTLE_WINDOW_SECS - now()).max(1) as u64
+    };
     Ok(if email_count >= MAX_FAILURES_PER_EMAIL {
         Some(wait(email_oldest))
     } else if ip_count >= MAX_FAILURES_PER_CLIENT {
@@ -117,31 +130,49 @@ async fn record_failure(db: &Db, email_key: &str, client_ip: &str) -> Result<(),
 
 /// Checks an email and password. Unknown emails and wrong passwords get the same answer and take
 /// the same time; failures count towards the throttle, a success clears the email's count.
-pub async fn authenticate(db: &Db, email: &str, password: &str, client_ip: &str) -> Result<i64, AppError> {
+pub async fn authenticate(
+    db: &Db,
+    email: &str,
+    password: &str,
+    client_ip: &str,
+) -> Result<i64, AppError> {
     let key = crate::auth::validate::email_key(email);
     if key.is_empty() || password.is_empty() {
-        return Err(AppError::invalid("form", "Enter your email address and password."));
+        return Err(AppError::invalid(
+            "form",
+            "Enter your email address and password.",
+        ));
     }
     if let Some(retry_after_secs) = throttled_for(db, &key, client_ip).await? {
         tracing::warn!(client_ip, "log-in throttled");
         return Err(AppError::Throttled { retry_after_secs });
     }
-    let row: Option<(i64, String)> = sqlx::query_as("SELECT id, password_hash FROM users WHERE email_key = $1")
-        .bind(&key)
-        .fetch_optional(&db.pool)
-        .await?;
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT id, password_hash FROM users WHERE email_key = $1")
+            .bind(&key)
+            .fetch_optional(&db.pool)
+            .await?;
     let (user_id, ok) = match row {
         Some((id, hash)) => (Some(id), verify_password(hash, password.to_string()).await?),
-        None => (None, verify_password(dummy_hash().await?, password.to_string()).await? && false),
+        None => (
+            None,
+            verify_password(dummy_hash().await?, password.to_string()).await? && false,
+        ),
     };
     match user_id {
         Some(id) if ok => {
-            sqlx::query("DELETE FROM login_failures WHERE email_key = $1").bind(&key).execute(&db.pool).await?;
+            sqlx::query("DELETE FROM login_failures WHERE email_key = $1")
+                .bind(&key)
+                .execute(&db.pool)
+                .await?;
             Ok(id)
         }
         _ => {
             record_failure(db, &key, client_ip).await?;
-            Err(AppError::invalid("form", "That email and password do not match an account. Check them and try again."))
+            Err(AppError::invalid(
+                "form",
+                "That email and password do not match an account. Check them and try again.",
+            ))
         }
     }
 }
@@ -174,17 +205,28 @@ pub async fn user_by_id(db: &Db, id: i64) -> Result<Option<User>, AppError> {
             .bind(id)
             .fetch_optional(&db.pool)
             .await?;
-    Ok(row.map(|(name, business_name, email)| User { name, business_name, email }))
+    Ok(row.map(|(name, business_name, email)| User {
+        name,
+        business_name,
+        email,
+    }))
 }
 
-pub async fn update_profile(db: &Db, id: i64, name: &str, business_name: &str) -> Result<(), AppError> {
-    let done = sqlx::query("UPDATE users SET name = $1, business_name = $2, updated_at = $3 WHERE id = $4")
-        .bind(name)
-        .bind(business_name)
-        .bind(now())
-        .bind(id)
-        .execute(&db.pool)
-        .await?;
+pub async fn update_profile(
+    db: &Db,
+    id: i64,
+    name: &str,
+    business_name: &str,
+) -> Result<(), AppError> {
+    let done = sqlx::query(
+        "UPDATE users SET name = $1, business_name = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(name)
+    .bind(business_name)
+    .bind(now())
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }

@@ -26,9 +26,9 @@ impl MasterKey {
         let bytes = STANDARD
             .decode(s.trim())
             .context("AXIS_MASTER_KEY is not valid base64")?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|b: Vec<u8>| anyhow::anyhow!("AXIS_MASTER_KEY must decode to 32 bytes, not {}", b.len()))?;
+        let key: [u8; 32] = bytes.try_into().map_err(|b: Vec<u8>| {
+            anyhow::anyhow!("AXIS_MASTER_KEY must decode to 32 bytes, not {}", b.len())
+        })?;
         Ok(MasterKey(key))
     }
 
@@ -63,8 +63,15 @@ impl Config {
         Self::from_lookup(|k| std::env::var(k).ok(), site_addr)
     }
 
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>, site_addr: std::net::SocketAddr) -> Result<Self> {
-        let var = |k: &str| get(k).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        site_addr: std::net::SocketAddr,
+    ) -> Result<Self> {
+        let var = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
         let env = match var("AXIS_ENV").as_deref() {
             None | Some("development") | Some("dev") => Environment::Development,
             Some("production") | Some("prod") => Environment::Production,
@@ -78,7 +85,10 @@ impl Config {
             Some(url) => url,
             None => format!("sqlite://{}?mode=rwc", data_dir.join("axis.db").display()),
         };
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
             bail!("DATABASE_URL must start with sqlite:, postgres:// or postgresql://");
         }
 
@@ -102,8 +112,18 @@ impl Config {
             bail!("AXIS_PUBLIC_URL must be https:// in production (Meta only calls https webhooks and session cookies need Secure)");
         }
 
-        let trust_proxy = matches!(var("AXIS_TRUST_PROXY").as_deref(), Some("1" | "true" | "yes"));
-        Ok(Config { env, data_dir, database_url, master_key, public_url, trust_proxy })
+        let trust_proxy = matches!(
+            var("AXIS_TRUST_PROXY").as_deref(),
+            Some("1" | "true" | "yes")
+        );
+        Ok(Config {
+            env,
+            data_dir,
+            database_url,
+            master_key,
+            public_url,
+            trust_proxy,
+        })
     }
 
     pub fn public_is_https(&self) -> bool {
@@ -126,8 +146,10 @@ impl Config {
 fn load_or_create_dev_key(data_dir: &Path) -> Result<MasterKey> {
     let path = data_dir.join("master.key");
     if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        return MasterKey::from_base64(&text).with_context(|| format!("{} is corrupt", path.display()));
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        return MasterKey::from_base64(&text)
+            .with_context(|| format!("{} is corrupt", path.display()));
     }
     let key = MasterKey::generate();
     write_private(&path, key.to_base64().as_bytes())?;
@@ -147,7 +169,9 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         opts.mode(0o600);
     }
-    let mut f = opts.open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut f = opts
+        .open(path)
+        .with_context(|| format!("cannot create {}", path.display()))?;
     f.write_all(contents)?;
     f.sync_all()?;
     Ok(())
@@ -159,8 +183,12 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(vars: &[(&str, &str)], dir: &Path) -> Result<Config> {
-        let mut map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        map.entry("AXIS_DATA_DIR".into()).or_insert_with(|| dir.display().to_string());
+        let mut map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.entry("AXIS_DATA_DIR".into())
+            .or_insert_with(|| dir.display().to_string());
         Config::from_lookup(|k| map.get(k).cloned(), "127.0.0.1:3000".parse().unwrap())
     }
 
@@ -176,7 +204,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            assert_eq!(std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777, 0o600);
+            assert_eq!(
+                std::fs::metadata(&key_path).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
         }
         // The same key comes back on the next start.
         let again = cfg(&[], dir.path()).unwrap();
@@ -189,9 +220,25 @@ mod tests {
         let err = cfg(&[("AXIS_ENV", "production")], dir.path()).unwrap_err();
         assert!(err.to_string().contains("AXIS_MASTER_KEY is required"));
         let key = MasterKey::generate().to_base64();
-        let err = cfg(&[("AXIS_ENV", "production"), ("AXIS_MASTER_KEY", &key), ("AXIS_PUBLIC_URL", "http://x.example")], dir.path()).unwrap_err();
+        let err = cfg(
+            &[
+                ("AXIS_ENV", "production"),
+                ("AXIS_MASTER_KEY", &key),
+                ("AXIS_PUBLIC_URL", "http://x.example"),
+            ],
+            dir.path(),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("https"));
-        let ok = cfg(&[("AXIS_ENV", "production"), ("AXIS_MASTER_KEY", &key), ("AXIS_PUBLIC_URL", "https://crm.example/")], dir.path()).unwrap();
+        let ok = cfg(
+            &[
+                ("AXIS_ENV", "production"),
+                ("AXIS_MASTER_KEY", &key),
+                ("AXIS_PUBLIC_URL", "https://crm.example/"),
+            ],
+            dir.path(),
+        )
+        .unwrap();
         assert!(ok.public_is_https());
         assert_eq!(ok.public_url, "https://crm.example");
         assert_eq!(ok.public_origin(), "https://crm.example");
@@ -201,9 +248,18 @@ mod tests {
     #[test]
     fn rejects_bad_values_with_the_variable_name() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(cfg(&[("AXIS_MASTER_KEY", "c2hvcnQ=")], dir.path()).unwrap_err().to_string().contains("32 bytes"));
-        assert!(cfg(&[("AXIS_ENV", "staging")], dir.path()).unwrap_err().to_string().contains("AXIS_ENV"));
-        assert!(cfg(&[("DATABASE_URL", "mysql://x")], dir.path()).unwrap_err().to_string().contains("DATABASE_URL"));
+        assert!(cfg(&[("AXIS_MASTER_KEY", "c2hvcnQ=")], dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("32 bytes"));
+        assert!(cfg(&[("AXIS_ENV", "staging")], dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("AXIS_ENV"));
+        assert!(cfg(&[("DATABASE_URL", "mysql://x")], dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("DATABASE_URL"));
         assert!(cfg(&[("AXIS_PUBLIC_URL", "ftp://x")], dir.path()).is_err());
     }
 

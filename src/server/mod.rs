@@ -35,10 +35,17 @@ pub const SESSION_IDLE_DAYS: i64 = 7;
 const FLASH_KEY: &str = "flash";
 
 /// Opens the database, runs migrations and builds the state, as `main` and the tests do.
-pub async fn prepare(config: config::Config, leptos_options: LeptosOptions) -> anyhow::Result<AppState> {
+pub async fn prepare(
+    config: config::Config,
+    leptos_options: LeptosOptions,
+) -> anyhow::Result<AppState> {
     let db = db::Db::connect(&config.database_url).await?;
     db.migrate().await?;
-    Ok(AppState { leptos_options, db, config: Arc::new(config) })
+    Ok(AppState {
+        leptos_options,
+        db,
+        config: Arc::new(config),
+    })
 }
 
 /// The whole HTTP application: pages, server functions, probes and middleware.
@@ -50,7 +57,9 @@ pub fn router(state: AppState) -> Router {
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.public_is_https())
-        .with_expiry(Expiry::OnInactivity(time::Duration::days(SESSION_IDLE_DAYS)));
+        .with_expiry(Expiry::OnInactivity(time::Duration::days(
+            SESSION_IDLE_DAYS,
+        )));
     let request_id = HeaderName::from_static("x-request-id");
 
     Router::new()
@@ -84,7 +93,10 @@ async fn healthz() -> impl IntoResponse {
 
 async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     match state.db.ping().await {
-        Ok(()) => (StatusCode::OK, Json(serde_json::json!({ "status": "ready", "database": "ok" }))),
+        Ok(()) => (
+            StatusCode::OK,
+            Json(serde_json::json!({ "status": "ready", "database": "ok" })),
+        ),
         Err(e) => {
             tracing::error!(error = %e, "readiness: database unreachable");
             (
@@ -117,48 +129,78 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
 // ---- helpers for server functions -------------------------------------------------------------
 
 pub fn app_state() -> Result<AppState, AppError> {
-    use_context::<AppState>().ok_or_else(|| AppError::internal("AppState is missing from the server function context"))
+    use_context::<AppState>()
+        .ok_or_else(|| AppError::internal("AppState is missing from the server function context"))
 }
 
 pub async fn session() -> Result<Session, AppError> {
-    leptos_axum::extract::<Session>().await.map_err(|e| AppError::internal(format_args!("session layer: {e}")))
+    leptos_axum::extract::<Session>()
+        .await
+        .map_err(|e| AppError::internal(format_args!("session layer: {e}")))
 }
 
 /// The signed-in user's id, or `Unauthorized`.
 pub async fn require_user_id() -> Result<i64, AppError> {
-    session().await?.get::<i64>(auth::SESSION_USER_KEY).await?.ok_or(AppError::Unauthorized)
+    session()
+        .await?
+        .get::<i64>(auth::SESSION_USER_KEY)
+        .await?
+        .ok_or(AppError::Unauthorized)
 }
 
 /// The client's address: the TCP peer, or behind a trusted proxy the last `X-Forwarded-For` hop.
 pub async fn client_ip(trust_proxy: bool) -> String {
     let parts = use_context::<axum::http::request::Parts>();
     if trust_proxy {
-        let forwarded = parts.as_ref().and_then(|p| p.headers.get("x-forwarded-for")).and_then(|v| v.to_str().ok());
-        if let Some(last) = forwarded.and_then(|v| v.rsplit(',').next()).map(str::trim).filter(|s| !s.is_empty()) {
+        let forwarded = parts
+            .as_ref()
+            .and_then(|p| p.headers.get("x-forwarded-for"))
+            .and_then(|v| v.to_str().ok());
+        if let Some(last) = forwarded
+            .and_then(|v| v.rsplit(',').next())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
             return last.to_string();
         }
     }
     parts
-        .and_then(|p| p.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string()))
+        .and_then(|p| {
+            p.extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip().to_string())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
 /// True for an ordinary HTML form submission (no WASM): the browser wants a page back.
 pub fn is_plain_form_post() -> bool {
     use_context::<axum::http::request::Parts>()
-        .and_then(|p| p.headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.contains("text/html")))
+        .and_then(|p| {
+            p.headers
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .map(|a| a.contains("text/html"))
+        })
         .unwrap_or(false)
 }
 
 /// Ends every server function: an error sets the HTTP status, and for a plain form post the error
 /// and the typed `values` are kept in the session so the page the browser is sent back to can
 /// show them beside the fields.
-pub async fn finish<T>(form: &str, values: &[(&str, &str)], result: Result<T, AppError>) -> Result<T, AppError> {
+pub async fn finish<T>(
+    form: &str,
+    values: &[(&str, &str)],
+    result: Result<T, AppError>,
+) -> Result<T, AppError> {
     if let Err(error) = &result {
         if !is_plain_form_post() {
             // A plain form post keeps leptos_axum's 302 back to the page instead.
             if let Some(res) = use_context::<ResponseOptions>() {
-                res.set_status(StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+                res.set_status(
+                    StatusCode::from_u16(error.status_code())
+                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                );
             }
         } else {
             // Back to the page the form was on, without the `__err` query leptos would add: the
@@ -167,7 +209,10 @@ pub async fn finish<T>(form: &str, values: &[(&str, &str)], result: Result<T, Ap
             let flash = FormFlash {
                 form: form.to_string(),
                 error: error.clone(),
-                values: values.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                values: values
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
             };
             if let Ok(session) = session().await {
                 if let Err(e) = session.insert(FLASH_KEY, flash).await {
@@ -182,15 +227,27 @@ pub async fn finish<T>(form: &str, values: &[(&str, &str)], result: Result<T, Ap
 /// The local path (and query) of the page a form was posted from.
 fn referer_path() -> String {
     use_context::<axum::http::request::Parts>()
-        .and_then(|p| p.headers.get(header::REFERER).and_then(|v| v.to_str().ok()).map(str::to_string))
+        .and_then(|p| {
+            p.headers
+                .get(header::REFERER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        })
         .and_then(|r| url::Url::parse(&r).ok())
         .map(|u| {
-            let query: Vec<(String, String)> =
-                u.query_pairs().filter(|(k, _)| k != "__err" && k != "__path").map(|(k, v)| (k.into(), v.into())).collect();
+            let query: Vec<(String, String)> = u
+                .query_pairs()
+                .filter(|(k, _)| k != "__err" && k != "__path")
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect();
             let mut path = u.path().to_string();
             if !query.is_empty() {
                 path.push('?');
-                path.push_str(&url::form_urlencoded::Serializer::new(String::new()).extend_pairs(query).finish());
+                path.push_str(
+                    &url::form_urlencoded::Serializer::new(String::new())
+                        .extend_pairs(query)
+                        .finish(),
+                );
             }
             path
         })

@@ -13,7 +13,8 @@ use tower_sessions::Session;
 
 /// The Content-Security-Policy for everything that is not an HTML page (pages carry one with a
 /// per-response nonce, set while rendering: see `app::shell`).
-pub const STATIC_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+pub const STATIC_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// The page CSP: scripts only from this origin or with this response's nonce; WASM may compile.
 pub fn page_csp(nonce: &str, dev_reload: Option<u16>) -> String {
@@ -31,14 +32,25 @@ pub fn page_csp(nonce: &str, dev_reload: Option<u16>) -> String {
 /// Refuses POST/PUT/PATCH/DELETE that a browser sent from another origin. Browsers always send
 /// `Origin` on cross-origin writes (and `Sec-Fetch-Site`), so a request without either comes from
 /// a non-browser client, which cannot ride on a user's cookies.
-pub async fn refuse_cross_origin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn refuse_cross_origin(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     // Meta's webhook deliveries are server-to-server and authenticated by their signature.
-    if safe || req.uri().path().starts_with("/webhooks/") || same_origin(req.headers(), &state.config.public_origin()) {
+    if safe
+        || req.uri().path().starts_with("/webhooks/")
+        || same_origin(req.headers(), &state.config.public_origin())
+    {
         return next.run(req).await;
     }
     tracing::warn!(path = %req.uri().path(), origin = ?req.headers().get(header::ORIGIN), "refused a cross-origin request");
-    (StatusCode::FORBIDDEN, axum::Json(crate::error::AppError::Forbidden)).into_response()
+    (
+        StatusCode::FORBIDDEN,
+        axum::Json(crate::error::AppError::Forbidden),
+    )
+        .into_response()
 }
 
 pub fn same_origin(headers: &HeaderMap, public_origin: &str) -> bool {
@@ -75,7 +87,11 @@ pub fn classify(path: &str) -> Access {
         return Access::NotAPage;
     }
     // Static files from the assets directory have an extension; pages never do.
-    if path.rsplit('/').next().is_some_and(|last| last.contains('.')) {
+    if path
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains('.'))
+    {
         return Access::NotAPage;
     }
     match path.trim_end_matches('/') {
@@ -97,8 +113,16 @@ pub async fn page_gate(session: Session, req: Request, next: Next) -> Response {
     let signed_in = matches!(session.get::<i64>(SESSION_USER_KEY).await, Ok(Some(_)));
     match (access, signed_in) {
         (Access::Private, false) => {
-            let target = req.uri().path_and_query().map(|p| p.as_str()).unwrap_or("/");
-            let next_param = if target == "/" { String::new() } else { format!("?next={}", urlencode(target)) };
+            let target = req
+                .uri()
+                .path_and_query()
+                .map(|p| p.as_str())
+                .unwrap_or("/");
+            let next_param = if target == "/" {
+                String::new()
+            } else {
+                format!("?next={}", urlencode(target))
+            };
             Redirect::to(&format!("/login{next_param}")).into_response()
         }
         (Access::GuestOnly, true) => Redirect::to("/invoices").into_response(),
@@ -114,13 +138,28 @@ fn urlencode(s: &str) -> String {
 pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert("referrer-policy", HeaderValue::from_static("strict-origin-when-cross-origin"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        "referrer-policy",
+        HeaderValue::from_static("strict-origin-when-cross-origin"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("cross-origin-opener-policy", HeaderValue::from_static("same-origin"));
-    h.insert("permissions-policy", HeaderValue::from_static("camera=(), microphone=(), geolocation=()"));
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "permissions-policy",
+        HeaderValue::from_static("camera=(), microphone=(), geolocation=()"),
+    );
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(STATIC_CSP));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(STATIC_CSP),
+        );
     }
     res
 }
@@ -132,7 +171,10 @@ mod tests {
     fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
-            h.insert(header::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+            h.insert(
+                header::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                v.parse().unwrap(),
+            );
         }
         h
     }
@@ -140,12 +182,33 @@ mod tests {
     #[test]
     fn origin_rules() {
         let public = "https://crm.example";
-        assert!(same_origin(&headers(&[("origin", "https://crm.example")]), public));
-        assert!(same_origin(&headers(&[("origin", "http://127.0.0.1:3000"), ("host", "127.0.0.1:3000")]), public));
-        assert!(!same_origin(&headers(&[("origin", "https://evil.example"), ("host", "crm.example")]), public));
-        assert!(!same_origin(&headers(&[("origin", "null"), ("host", "crm.example")]), public));
-        assert!(same_origin(&headers(&[]), public), "non-browser clients carry no cookies to abuse");
-        assert!(!same_origin(&headers(&[("sec-fetch-site", "cross-site")]), public));
+        assert!(same_origin(
+            &headers(&[("origin", "https://crm.example")]),
+            public
+        ));
+        assert!(same_origin(
+            &headers(&[
+                ("origin", "http://127.0.0.1:3000"),
+                ("host", "127.0.0.1:3000")
+            ]),
+            public
+        ));
+        assert!(!same_origin(
+            &headers(&[("origin", "https://evil.example"), ("host", "crm.example")]),
+            public
+        ));
+        assert!(!same_origin(
+            &headers(&[("origin", "null"), ("host", "crm.example")]),
+            public
+        ));
+        assert!(
+            same_origin(&headers(&[]), public),
+            "non-browser clients carry no cookies to abuse"
+        );
+        assert!(!same_origin(
+            &headers(&[("sec-fetch-site", "cross-site")]),
+            public
+        ));
     }
 
     #[test]

@@ -32,7 +32,8 @@ pub struct TestApp {
 
 /// PostgreSQL server used for the tests' own databases (trust auth on the project's machines).
 pub fn pg_admin_url() -> String {
-    std::env::var("AXIS_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("AXIS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 fn with_db(url: &str, db: &str) -> String {
@@ -44,9 +45,9 @@ fn with_db(url: &str, db: &str) -> String {
 async fn admin_exec(sql: &str) {
     use sqlx::Connection;
     sqlx::any::install_default_drivers();
-    let mut conn = sqlx::AnyConnection::connect(&pg_admin_url())
-        .await
-        .expect("PostgreSQL must be reachable for the PostgreSQL tests (set AXIS_TEST_POSTGRES_URL)");
+    let mut conn = sqlx::AnyConnection::connect(&pg_admin_url()).await.expect(
+        "PostgreSQL must be reachable for the PostgreSQL tests (set AXIS_TEST_POSTGRES_URL)",
+    );
     sqlx::query(sql).execute(&mut conn).await.expect(sql);
     let _ = conn.close().await;
 }
@@ -58,7 +59,10 @@ impl TestApp {
 
     pub async fn with_env(backend: Backend, vars: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let mut env: Vec<(String, String)> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut env: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         env.push(("AXIS_DATA_DIR".into(), dir.path().display().to_string()));
         let mut pg_name = None;
         if backend == Backend::Postgres {
@@ -72,11 +76,21 @@ impl TestApp {
             HOST.parse().unwrap(),
         )
         .expect("test configuration");
-        let options = leptos::config::LeptosOptions::builder().output_name("axis-crm").build();
-        let state = server::prepare(config, options).await.expect("database ready");
+        let options = leptos::config::LeptosOptions::builder()
+            .output_name("axis-crm")
+            .build();
+        let state = server::prepare(config, options)
+            .await
+            .expect("database ready");
         let router = server::router(state.clone())
             .layer(MockConnectInfo(SocketAddr::from(([203, 0, 113, 7], 40000))));
-        TestApp { router, state, backend, _dir: dir, pg_name }
+        TestApp {
+            router,
+            state,
+            backend,
+            _dir: dir,
+            pg_name,
+        }
     }
 
     pub async fn close(self) {
@@ -87,19 +101,35 @@ impl TestApp {
     }
 
     pub fn browser(&self) -> Browser<'_> {
-        Browser { app: self, cookie: None, ip: None }
+        Browser {
+            app: self,
+            cookie: None,
+            ip: None,
+        }
     }
 
     pub async fn send(&self, req: Request<Body>) -> Resp {
-        let res = self.router.clone().oneshot(req).await.expect("router is infallible");
+        let res = self
+            .router
+            .clone()
+            .oneshot(req)
+            .await
+            .expect("router is infallible");
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        Resp { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        Resp {
+            status,
+            headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        }
     }
 
     pub async fn count(&self, sql: &str) -> i64 {
-        let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&self.state.db.pool).await.unwrap();
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .fetch_one(&self.state.db.pool)
+            .await
+            .unwrap();
         n
     }
 }
@@ -132,7 +162,8 @@ impl Resp {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
     }
     pub fn error(&self) -> axis_crm::error::AppError {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not an AppError ({e}): {}", self.body))
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|e| panic!("not an AppError ({e}): {}", self.body))
     }
 }
 
@@ -163,7 +194,10 @@ impl Browser<'_> {
     }
 
     fn base(&self, method: &str, path: &str) -> axum::http::request::Builder {
-        let mut b = Request::builder().method(method).uri(path).header(header::HOST, HOST);
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, HOST);
         if let Some(c) = &self.cookie {
             b = b.header(header::COOKIE, format!("{}={c}", server::SESSION_COOKIE));
         }
@@ -174,7 +208,11 @@ impl Browser<'_> {
     }
 
     pub async fn get(&mut self, path: &str) -> Resp {
-        let req = self.base("GET", path).header(header::ACCEPT, "text/html").body(Body::empty()).unwrap();
+        let req = self
+            .base("GET", path)
+            .header(header::ACCEPT, "text/html")
+            .body(Body::empty())
+            .unwrap();
         let resp = self.app.send(req).await;
         self.keep_cookie(&resp);
         resp
@@ -185,8 +223,16 @@ impl Browser<'_> {
         self.call_from(endpoint, form, client, Some(ORIGIN)).await
     }
 
-    pub async fn call_from(&mut self, endpoint: &str, form: &[(&str, &str)], client: Client, origin: Option<&str>) -> Resp {
-        let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
+    pub async fn call_from(
+        &mut self,
+        endpoint: &str,
+        form: &[(&str, &str)],
+        client: Client,
+        origin: Option<&str>,
+    ) -> Resp {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
         let mut b = self
             .base("POST", &format!("/api/{endpoint}"))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
@@ -204,17 +250,33 @@ impl Browser<'_> {
         resp
     }
 
-    pub async fn signup(&mut self, name: &str, business: &str, email: &str, password: &str) -> Resp {
+    pub async fn signup(
+        &mut self,
+        name: &str,
+        business: &str,
+        email: &str,
+        password: &str,
+    ) -> Resp {
         self.call(
             "signup",
-            &[("name", name), ("business_name", business), ("email", email), ("password", password)],
+            &[
+                ("name", name),
+                ("business_name", business),
+                ("email", email),
+                ("password", password),
+            ],
             Client::Wasm,
         )
         .await
     }
 
     pub async fn login(&mut self, email: &str, password: &str) -> Resp {
-        self.call("login", &[("email", email), ("password", password)], Client::Wasm).await
+        self.call(
+            "login",
+            &[("email", email), ("password", password)],
+            Client::Wasm,
+        )
+        .await
     }
 }
 

@@ -1,0 +1,327 @@
+//! The one Graph API client. Base URL and version are settings; every call has a connect and a
+//! total time-out; tokens are `SecretString` and only exposed to build the header.
+
+use crate::{
+    error::{ApiError, GraphError},
+    signature::appsecret_proof,
+    types::*,
+};
+use reqwest::{multipart, Method, RequestBuilder};
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::time::Duration;
+
+/// The phone-number fields read when validating a connection.
+pub const PHONE_NUMBER_FIELDS: &str = "id,display_phone_number,verified_name,quality_rating,code_verification_status,\
+name_status,status,platform_type,throughput,account_mode,health_status,whatsapp_business_manager_messaging_limit";
+/// Meta's default field set, used if an account rejects one of the fields above.
+const PHONE_NUMBER_BASIC_FIELDS: &str = "id,display_phone_number,verified_name,quality_rating";
+
+#[derive(Debug, Clone)]
+pub struct GraphConfig {
+    /// For example `https://graph.facebook.com`, or a sandbox's address.
+    pub base_url: String,
+    /// For example `v23.0`.
+    pub version: String,
+    pub connect_timeout: Duration,
+    pub timeout: Duration,
+}
+
+impl GraphConfig {
+    pub fn new(base_url: impl Into<String>, version: impl Into<String>) -> Self {
+        GraphConfig {
+            base_url: base_url.into(),
+            version: version.into(),
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(20),
+        }
+    }
+}
+
+/// A Meta app's id and secret: enables `debug_token`, `appsecret_proof` and webhook signatures.
+#[derive(Debug, Clone)]
+pub struct AppCredentials {
+    pub app_id: String,
+    pub app_secret: SecretString,
+}
+
+#[derive(Debug, Clone)]
+pub struct GraphClient {
+    http: reqwest::Client,
+    base: String,
+    version: String,
+}
+
+impl GraphClient {
+    pub fn new(config: GraphConfig) -> Result<Self, GraphError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.timeout)
+            .user_agent(concat!("axis-crm/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| GraphError::Network(e.to_string()))?;
+        Ok(GraphClient {
+            http,
+            base: config.base_url.trim_end_matches('/').to_string(),
+            version: config.version,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!(
+            "{}/{}/{}",
+            self.base,
+            self.version,
+            path.trim_start_matches('/')
+        )
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: &SecretString,
+        app_secret: Option<&SecretString>,
+    ) -> RequestBuilder {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(token.expose_secret());
+        if let Some(secret) = app_secret {
+            req = req.query(&[(
+                "appsecret_proof",
+                appsecret_proof(secret.expose_secret().as_bytes(), token.expose_secret()),
+            )]);
+        }
+        req
+    }
+
+    async fn send<T: DeserializeOwned>(req: RequestBuilder) -> Result<T, GraphError> {
+        let res = req.send().await.map_err(transport)?;
+        let status = res.status().as_u16();
+        let bytes = res.bytes().await.map_err(transport)?;
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&bytes).map_err(|e| GraphError::Decode(e.to_string()));
+        }
+        Err(match ApiError::from_body(status, &bytes) {
+            Some(e) => GraphError::Api(e),
+            None => GraphError::Http {
+                status,
+                snippet: String::from_utf8_lossy(&bytes).chars().take(200).collect(),
+            },
+        })
+    }
+
+    /// Reads a phone number's status. Confirms that the token can see the Phone Number ID.
+    pub async fn phone_number(
+        &self,
+        phone_number_id: &str,
+        token: &SecretString,
+        app_secret: Option<&SecretString>,
+    ) -> Result<PhoneNumber, GraphError> {
+        let full = self
+            .request(Method::GET, phone_number_id, token, app_secret)
+            .query(&[("fields", PHONE_NUMBER_FIELDS)]);
+        match Self::send(full).await {
+            // An unknown field fails the whole call with a plain 100: fall back to the defaults.
+            Err(GraphError::Api(e)) if e.code == 100 && e.subcode.is_none() => {
+                let basic = self
+                    .request(Method::GET, phone_number_id, token, app_secret)
+                    .query(&[("fields", PHONE_NUMBER_BASIC_FIELDS)]);
+                Self::send(basic).await
+            }
+            other => other,
+        }
+    }
+
+    /// The phone numbers of a WhatsApp Business Account (follows up to 10 pages).
+    pub async fn business_phone_numbers(
+        &self,
+        waba_id: &str,
+        token: &SecretString,
+        app_secret: Option<&SecretString>,
+    ) -> Result<Vec<PhoneNumber>, GraphError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..10 {
+            let mut req = self
+                .request(
+                    Method::GET,
+                    &format!("{waba_id}/phone_numbers"),
+                    token,
+                    app_secret,
+                )
+                .query(&[
+                    (
+                        "fields",
+                        "id,display_phone_number,verified_name,quality_rating",
+                    ),
+                    ("limit", "100"),
+                ]);
+            if let Some(a) = &after {
+                req = req.query(&[("after", a)]);
+            }
+            let page: Page<PhoneNumber> = Self::send(req).await?;
+            out.extend(page.data);
+            after = page
+                .paging
+                .filter(|p| p.next.is_some())
+                .and_then(|p| p.cursors)
+                .and_then(|c| c.after);
+            if after.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Asks Meta about `token` with the app's own access token (`{app_id}|{app_secret}`), which
+    /// works for system-user tokens too.
+    pub async fn debug_token(
+        &self,
+        token: &SecretString,
+        app: &AppCredentials,
+    ) -> Result<TokenInfo, GraphError> {
+        #[derive(serde::Deserialize)]
+        struct Wrapper {
+            data: TokenInfo,
+        }
+        let app_token =
+            SecretString::from(format!("{}|{}", app.app_id, app.app_secret.expose_secret()));
+        let req = self
+            .request(Method::GET, "debug_token", &app_token, None)
+            .query(&[("input_token", token.expose_secret())]);
+        Ok(Self::send::<Wrapper>(req).await?.data)
+    }
+
+    /// Uploads a PDF for sending; media ids live 30 days.
+    pub async fn upload_pdf(
+        &self,
+        phone_number_id: &str,
+        token: &SecretString,
+        app_secret: Option<&SecretString>,
+        filename: &str,
+        pdf: Vec<u8>,
+    ) -> Result<MediaId, GraphError> {
+        let part = multipart::Part::bytes(pdf)
+            .file_name(filename.to_string())
+            .mime_str("application/pdf")
+            .map_err(|e| GraphError::Decode(e.to_string()))?;
+        let form = multipart::Form::new()
+            .text("messaging_product", "whatsapp")
+            .text("type", "application/pdf")
+            .part("file", part);
+        Self::send(
+            self.request(
+                Method::POST,
+                &format!("{phone_number_id}/media"),
+                token,
+                app_secret,
+            )
+            .multipart(form),
+        )
+        .await
+    }
+
+    pub async fn send_message(
+        &self,
+        phone_number_id: &str,
+        token: &SecretString,
+        app_secret: Option<&SecretString>,
+        to: &str,
+        message: &Outgoing,
+        callback: Option<&str>,
+    ) -> Result<SendResponse, GraphError> {
+        let body = message.to_body(to, callback);
+        Self::send(
+            self.request(
+                Method::POST,
+                &format!("{phone_number_id}/messages"),
+                token,
+                app_secret,
+            )
+            .json(&body),
+        )
+        .await
+    }
+
+    /// All message templates of a WhatsApp Business Account (follows the paging cursor).
+    pub async fn templates(
+        &self,
+        waba_id: &str,
+        token: &SecretString,
+        app_secret: Option<&SecretString>,
+    ) -> Result<Vec<Template>, GraphError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..20 {
+            let mut req = self
+                .request(
+                    Method::GET,
+                    &format!("{waba_id}/message_templates"),
+                    token,
+                    app_secret,
+                )
+                .query(&[
+                    (
+                        "fields",
+                        "id,name,language,status,category,components,rejected_reason",
+                    ),
+                    ("limit", "100"),
+                ]);
+            if let Some(a) = &after {
+                req = req.query(&[("after", a)]);
+            }
+            let page: Page<Template> = Self::send(req).await?;
+            out.extend(page.data);
+            after = page
+                .paging
+                .filter(|p| p.next.is_some())
+                .and_then(|p| p.cursors)
+                .and_then(|c| c.after);
+            if after.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Submits a template for approval.
+    pub async fn create_template(
+        &self,
+        waba_id: &str,
+        token: &SecretString,
+        app_secret: Option<&SecretString>,
+        template: &Value,
+    ) -> Result<CreatedTemplate, GraphError> {
+        Self::send(
+            self.request(
+                Method::POST,
+                &format!("{waba_id}/message_templates"),
+                token,
+                app_secret,
+            )
+            .json(template),
+        )
+        .await
+    }
+}
+
+fn transport(e: reqwest::Error) -> GraphError {
+    if e.is_timeout() {
+        GraphError::Timeout
+    } else {
+        // reqwest's text never contains the bearer token; the URL may carry `input_token` for
+        // debug_token, so drop the URL from the message.
+        GraphError::Network(e.without_url().to_string())
+    }
+}

@@ -1,0 +1,20 @@
+//! Meta's WhatsApp Cloud API, as Axis CRM uses it.
+//!
+//! - [`GraphClient`]: one typed client with a configurable base URL and API version.
+//! - [`GraphError`]: Meta's error body, typed, with [`ErrorKind`] and [`Retry`] classification.
+//! - [`signature`]: `X-Hub-Signature-256` for webhooks.
+//! - `sandbox` (feature): a Cloud API simulator that answers and fails the way Meta does.
+//!
+//! No web framework types leak from the client; it is tested on its own.
+
+mod client;
+mod error;
+pub mod signature;
+pub mod types;
+
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
+
+pub use client::{AppCredentials, GraphClient, GraphConfig, PHONE_NUMBER_FIELDS};
+pub use error::{ApiError, ErrorKind, GraphError, Retry};
+pub use secrecy::{ExposeSecret, SecretString};

@@ -1,0 +1,147 @@
+//! A WhatsApp Cloud API simulator. It answers the calls Axis CRM makes the way Meta does, fails
+//! the way Meta fails (same error bodies and codes), enforces throughput and pair-rate limits,
+//! tracks the 24-hour window, and posts status webhooks signed with the app secret.
+//!
+//! It only accepts tokens it issued itself (they start with `SANDBOX`): a real Meta token sent
+//! here is refused with error 190 and is never stored or logged.
+
+mod handlers;
+mod state;
+
+pub use state::{Exchange, Fault, NewAccount, SandboxAccount, SentRecord};
+
+use axum::Router;
+use parking_lot::Mutex;
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+#[derive(Debug, Clone)]
+pub struct SandboxConfig {
+    /// Messages per second per phone number before 130429 (Meta's default is 80).
+    pub throughput_per_sec: u32,
+    /// Messages to one recipient that may go at once before 131056 (Meta allows short bursts).
+    pub pair_burst: u32,
+    /// One more message to the same recipient is allowed after this long.
+    pub pair_interval: Duration,
+    /// Pause between the status webhooks of one message (sent, delivered, read).
+    pub status_delay: Duration,
+    /// How long a submitted template waits before the sandbox approves it.
+    pub template_review: Duration,
+    /// Share of calls that fail at random with a 5xx, a time-out-like delay or a rate limit.
+    pub fault_rate: f64,
+    /// How long a "slow" fault holds the answer.
+    pub slow_delay: Duration,
+    /// Keep every request and answer for contract tests.
+    pub record_exchanges: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            throughput_per_sec: 80,
+            pair_burst: 45,
+            pair_interval: Duration::from_secs(6),
+            status_delay: Duration::from_millis(700),
+            template_review: Duration::from_secs(5),
+            fault_rate: 0.0,
+            slow_delay: Duration::from_secs(30),
+            record_exchanges: false,
+        }
+    }
+}
+
+/// The simulator. Cheap to clone; all clones share one state.
+#[derive(Clone)]
+pub struct Sandbox {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) config: Mutex<SandboxConfig>,
+    pub(crate) state: Mutex<state::State>,
+    pub(crate) http: reqwest::Client,
+}
+
+impl Sandbox {
+    pub fn new(config: SandboxConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("an HTTP client for webhooks");
+        Sandbox {
+            inner: Arc::new(Inner {
+                config: Mutex::new(config),
+                state: Mutex::new(state::State::default()),
+                http,
+            }),
+        }
+    }
+
+    /// The Graph API, as an axum router (paths start with the version, like Meta's).
+    pub fn router(&self) -> Router {
+        handlers::router(self.clone())
+    }
+
+    /// Serves the sandbox on `addr` (use port 0 for any free port) and returns its base URL.
+    pub async fn serve(
+        &self,
+        addr: SocketAddr,
+    ) -> std::io::Result<(String, tokio::task::JoinHandle<()>)> {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let router = self.router();
+        let handle = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, router).await {
+                tracing::error!(error = %e, "sandbox server stopped");
+            }
+        });
+        Ok((format!("http://{local}"), handle))
+    }
+
+    /// Creates an app, a WhatsApp Business Account, a phone number and a token for them.
+    pub fn create_account(&self, new: NewAccount) -> SandboxAccount {
+        self.inner.state.lock().create_account(new)
+    }
+
+    /// Where status and inbound-message webhooks for this account's app go.
+    pub fn set_webhook(&self, app_id: &str, url: Option<String>) {
+        if let Some(app) = self.inner.state.lock().apps.get_mut(app_id) {
+            app.webhook_url = url;
+        }
+    }
+
+    /// Makes `token` expired: Meta answers 190 with subcode 463.
+    pub fn expire_token(&self, token: &str) {
+        if let Some(t) = self.inner.state.lock().tokens.get_mut(token) {
+            t.expired = true;
+        }
+    }
+
+    /// The next `times` calls (optionally only those for `phone_number_id`) fail with `fault`.
+    pub fn inject(&self, fault: Fault, times: usize, phone_number_id: Option<&str>) {
+        let mut st = self.inner.state.lock();
+        for _ in 0..times {
+            st.faults
+                .push_back((phone_number_id.map(str::to_string), fault.clone()));
+        }
+    }
+
+    pub fn update_config(&self, f: impl FnOnce(&mut SandboxConfig)) {
+        f(&mut self.inner.config.lock());
+    }
+
+    /// The customer `from` writes to the business number: opens the 24-hour window and posts an
+    /// inbound-message webhook.
+    pub fn simulate_inbound(&self, phone_number_id: &str, from: &str, text: &str) {
+        handlers::inbound(self.clone(), phone_number_id, from, text);
+    }
+
+    /// Every message the sandbox accepted, in order.
+    pub fn sent(&self) -> Vec<SentRecord> {
+        self.inner.state.lock().sent.clone()
+    }
+
+    /// Every recorded request and answer (with `record_exchanges` on).
+    pub fn exchanges(&self) -> Vec<Exchange> {
+        self.inner.state.lock().exchanges.clone()
+    }
+}
