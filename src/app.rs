@@ -5,6 +5,7 @@ use crate::{
     pages::{
         guide::GuidePage, invoices::InvoicesPage, not_found::NotFound, settings::SettingsPage,
     },
+    whatsapp::WhatsAppSettingsPage,
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
@@ -70,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("invoices") view=|| view! { <Title text="Invoices"/><InvoicesPage/> } ssr=SsrMode::Async/>
                     <Route path=path!("onboarding") view=|| view! { <Title text="Setup guide"/><GuidePage/> } ssr=SsrMode::Async/>
                     <Route path=path!("settings") view=|| view! { <Title text="Settings"/><SettingsPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("settings/whatsapp") view=|| view! { <Title text="WhatsApp Integration"/><WhatsAppSettingsPage/> } ssr=SsrMode::Async/>
                 </ParentRoute>
             </Routes>
         </Router>

@@ -48,6 +48,22 @@ impl fmt::Display for FieldErrors {
     }
 }
 
+/// A WhatsApp (Graph API) failure explained for the user: one of the setup guide's
+/// troubleshooting entries, what to do, and Meta's own words and trace id for support.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhatsAppProblem {
+    /// The troubleshooting entry, e.g. "Invalid Access Token".
+    pub title: String,
+    pub explanation: String,
+    pub steps: Vec<String>,
+    /// Meta's error code, details and trace id, when Meta answered.
+    pub code: Option<i64>,
+    pub meta_message: Option<String>,
+    pub fbtrace_id: Option<String>,
+    /// The anchor of the matching entry on the troubleshooting page.
+    pub anchor: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     /// Bad input: one message per offending field. Nothing was changed.
@@ -62,6 +78,9 @@ pub enum AppError {
     /// Too many attempts; the user must wait before trying again.
     #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
     Throttled { retry_after_secs: u64 },
+    /// WhatsApp (Meta's Graph API) refused or failed; nothing was changed.
+    #[error("{}: {}", .0.title, .0.explanation)]
+    WhatsApp(WhatsAppProblem),
     /// The request came from another site and was refused.
     #[error("This request came from another site and was refused.")]
     Forbidden,
@@ -91,15 +110,22 @@ impl AppError {
     /// A message for the whole form: everything that is not tied to a field.
     pub fn form_message(&self) -> Option<String> {
         match self {
-            AppError::Invalid(_) => None,
+            AppError::Invalid(_) | AppError::WhatsApp(_) => None,
             other => Some(other.to_string()),
+        }
+    }
+
+    pub fn whatsapp(&self) -> Option<&WhatsAppProblem> {
+        match self {
+            AppError::WhatsApp(p) => Some(p),
+            _ => None,
         }
     }
 
     /// The HTTP status this error answers with.
     pub fn status_code(&self) -> u16 {
         match self {
-            AppError::Invalid(_) => 422,
+            AppError::Invalid(_) | AppError::WhatsApp(_) => 422,
             AppError::Unauthorized => 401,
             AppError::Forbidden => 403,
             AppError::NotFound => 404,

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod components;
 pub mod error;
 pub mod pages;
+pub mod whatsapp;
 
 #[cfg(feature = "ssr")]
 pub mod server;

@@ -5,7 +5,7 @@ use axis_crm::server::{self, config::Config};
 use std::{net::SocketAddr, process::ExitCode};
 use tracing_subscriber::EnvFilter;
 
-const USAGE: &str = "usage: axis-crm [serve]\n\n  serve   run the web server (the default)\n\nSettings come from the environment; see README.md.";
+const USAGE: &str = "usage: axis-crm [serve | rotate-key]\n\n  serve        run the web server (the default)\n  rotate-key   re-encrypt every stored secret under AXIS_MASTER_KEY\n               (old keys in AXIS_MASTER_KEY_PREVIOUS)\n\nSettings come from the environment; see README.md.";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -27,6 +27,7 @@ async fn run() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None | Some("serve") => serve().await,
+        Some("rotate-key") => rotate_key().await,
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             Ok(())
@@ -59,6 +60,19 @@ async fn serve() -> anyhow::Result<()> {
     housekeeping.abort();
     state.db.pool.close().await;
     tracing::info!("stopped");
+    Ok(())
+}
+
+/// Re-encrypts every stored secret under the current master key. See README.md, "Rotating the
+/// master key".
+async fn rotate_key() -> anyhow::Result<()> {
+    let addr: SocketAddr = std::env::var("LEPTOS_SITE_ADDR").ok().and_then(|a| a.parse().ok()).unwrap_or(([127, 0, 0, 1], 3000).into());
+    let config = Config::from_env(addr)?;
+    let db = server::db::Db::connect(&config.database_url).await?;
+    db.migrate().await?;
+    let keyring = server::crypto::Keyring::new(&config.master_key, &config.previous_master_keys);
+    let n = server::whatsapp::rotate_secrets(&db, &keyring).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("Re-encrypted {n} secret(s) under master key {}.", keyring.current_id());
     Ok(())
 }
 

@@ -171,7 +171,7 @@ pub fn GuidePage() -> impl IntoView {
             <h3>"Phone numbers"</h3>
             <p>
                 "Your business number must be real, able to receive an SMS or a call for verification, and not in use "
-                "by the WhatsApp app. Tenants' numbers need their country code (for example +44 7700 900123). While you "
+                "by the WhatsApp app. Tenants' numbers need their country code (for example +44 7911 123456). While you "
                 "use Meta's test number, only up to 5 recipients you add under API Setup can receive messages."
             </p>
             <h3>"Keep your token safe"</h3>

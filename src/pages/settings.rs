@@ -55,6 +55,13 @@ pub fn SettingsPage() -> impl IntoView {
     });
     view! {
         <h1>"Settings"</h1>
+        <section class="card" aria-labelledby="integrations-heading">
+            <h2 id="integrations-heading">"Integrations"</h2>
+            <p>
+                <a href="/settings/whatsapp">"WhatsApp Integration"</a>
+                ": connect your WhatsApp Business account (or the sandbox) to send invoices over WhatsApp."
+            </p>
+        </section>
         <section class="card" aria-labelledby="profile-heading">
             <h2 id="profile-heading">"Your account"</h2>
             <Suspense fallback=|| view! { <p>"Loading…"</p> }>

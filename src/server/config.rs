@@ -44,6 +44,26 @@ impl MasterKey {
     }
 }
 
+/// WhatsApp credentials supplied by the server's environment (`WHATSAPP_*`), used by every user
+/// who has not connected an account of their own. Debug hides the secrets.
+#[derive(Clone)]
+pub struct EnvWhatsApp {
+    pub phone_number_id: String,
+    pub access_token: secrecy::SecretString,
+    pub business_account_id: Option<String>,
+    pub app_id: Option<String>,
+    pub app_secret: Option<secrecy::SecretString>,
+}
+
+impl std::fmt::Debug for EnvWhatsApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnvWhatsApp").field("phone_number_id", &self.phone_number_id).finish_non_exhaustive()
+    }
+}
+
+/// The Graph API version used by default; Meta supports each version for about two years.
+pub const DEFAULT_GRAPH_VERSION: &str = "v23.0";
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub env: Environment,
@@ -54,6 +74,17 @@ pub struct Config {
     pub public_url: String,
     /// Use the last `X-Forwarded-For` entry as the client address (only behind a trusted proxy).
     pub trust_proxy: bool,
+    /// Older master keys still accepted for decryption while secrets are re-encrypted.
+    pub previous_master_keys: Vec<MasterKey>,
+    /// `WHATSAPP_GRAPH_URL`: Meta's Graph API, or a simulator.
+    pub graph_url: String,
+    /// `WHATSAPP_GRAPH_VERSION`, e.g. `v23.0`.
+    pub graph_version: String,
+    /// Whether the built-in Cloud API sandbox runs (`AXIS_SANDBOX`).
+    pub sandbox: bool,
+    /// Where the sandbox listens (`AXIS_SANDBOX_ADDR`; port 0 picks a free port).
+    pub sandbox_addr: std::net::SocketAddr,
+    pub env_whatsapp: Option<EnvWhatsApp>,
 }
 
 impl Config {
@@ -112,10 +143,50 @@ impl Config {
             bail!("AXIS_PUBLIC_URL must be https:// in production (Meta only calls https webhooks and session cookies need Secure)");
         }
 
-        let trust_proxy = matches!(
-            var("AXIS_TRUST_PROXY").as_deref(),
-            Some("1" | "true" | "yes")
-        );
+        let trust_proxy = flag(var("AXIS_TRUST_PROXY").as_deref(), "AXIS_TRUST_PROXY")?.unwrap_or(false);
+        let previous_master_keys = var("AXIS_MASTER_KEY_PREVIOUS")
+            .map(|v| v.split(',').map(str::trim).filter(|k| !k.is_empty()).map(MasterKey::from_base64).collect::<Result<Vec<_>>>())
+            .transpose()
+            .context("AXIS_MASTER_KEY_PREVIOUS must be a comma-separated list of base64 keys")?
+            .unwrap_or_default();
+
+        let graph_url = var("WHATSAPP_GRAPH_URL").unwrap_or_else(|| "https://graph.facebook.com".into()).trim_end_matches('/').to_string();
+        let g = url::Url::parse(&graph_url).context("WHATSAPP_GRAPH_URL is not a valid URL")?;
+        if !matches!(g.scheme(), "http" | "https") {
+            bail!("WHATSAPP_GRAPH_URL must be an http:// or https:// URL");
+        }
+        let graph_version = var("WHATSAPP_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into());
+        if !is_graph_version(&graph_version) {
+            bail!("WHATSAPP_GRAPH_VERSION must look like v23.0, not `{graph_version}`");
+        }
+        let sandbox = flag(var("AXIS_SANDBOX").as_deref(), "AXIS_SANDBOX")?.unwrap_or(env == Environment::Development);
+        let sandbox_addr = var("AXIS_SANDBOX_ADDR")
+            .unwrap_or_else(|| "127.0.0.1:0".into())
+            .parse()
+            .context("AXIS_SANDBOX_ADDR must be an address like 127.0.0.1:3101")?;
+
+        let env_whatsapp = match (var("WHATSAPP_PHONE_NUMBER_ID"), var("WHATSAPP_ACCESS_TOKEN")) {
+            (Some(phone_number_id), Some(token)) => {
+                if !phone_number_id.chars().all(|c| c.is_ascii_digit()) {
+                    bail!("WHATSAPP_PHONE_NUMBER_ID must be the numeric Phone Number ID");
+                }
+                let app_id = var("WHATSAPP_APP_ID");
+                let app_secret = var("WHATSAPP_APP_SECRET").map(secrecy::SecretString::from);
+                if app_id.is_some() != app_secret.is_some() {
+                    bail!("set both WHATSAPP_APP_ID and WHATSAPP_APP_SECRET, or neither");
+                }
+                Some(EnvWhatsApp {
+                    phone_number_id,
+                    access_token: secrecy::SecretString::from(token),
+                    business_account_id: var("WHATSAPP_BUSINESS_ACCOUNT_ID"),
+                    app_id,
+                    app_secret,
+                })
+            }
+            (None, None) => None,
+            _ => bail!("set both WHATSAPP_PHONE_NUMBER_ID and WHATSAPP_ACCESS_TOKEN, or neither"),
+        };
+
         Ok(Config {
             env,
             data_dir,
@@ -123,6 +194,12 @@ impl Config {
             master_key,
             public_url,
             trust_proxy,
+            previous_master_keys,
+            graph_url,
+            graph_version,
+            sandbox,
+            sandbox_addr,
+            env_whatsapp,
         })
     }
 
@@ -140,6 +217,21 @@ impl Config {
     pub fn is_sqlite(&self) -> bool {
         self.database_url.starts_with("sqlite:")
     }
+}
+
+fn flag(value: Option<&str>, name: &str) -> Result<Option<bool>> {
+    match value {
+        None => Ok(None),
+        Some("1" | "true" | "yes" | "on") => Ok(Some(true)),
+        Some("0" | "false" | "no" | "off") => Ok(Some(false)),
+        Some(other) => bail!("{name} must be on or off, not `{other}`"),
+    }
+}
+
+fn is_graph_version(v: &str) -> bool {
+    v.strip_prefix('v')
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(major, minor)| !major.is_empty() && major.chars().all(|c| c.is_ascii_digit()) && minor.chars().all(|c| c.is_ascii_digit()) && !minor.is_empty())
 }
 
 /// Development convenience: keep a generated key in the data directory, readable by the owner only.
@@ -261,6 +353,29 @@ mod tests {
             .to_string()
             .contains("DATABASE_URL"));
         assert!(cfg(&[("AXIS_PUBLIC_URL", "ftp://x")], dir.path()).is_err());
+    }
+
+    #[test]
+    fn whatsapp_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(&[], dir.path()).unwrap();
+        assert_eq!(c.graph_url, "https://graph.facebook.com");
+        assert_eq!(c.graph_version, DEFAULT_GRAPH_VERSION);
+        assert!(c.sandbox, "the sandbox is on in development");
+        assert!(c.env_whatsapp.is_none());
+        let key = MasterKey::generate().to_base64();
+        let prod = cfg(&[("AXIS_ENV", "production"), ("AXIS_MASTER_KEY", &key), ("AXIS_PUBLIC_URL", "https://x.example")], dir.path()).unwrap();
+        assert!(!prod.sandbox, "and off in production unless asked for");
+        assert!(cfg(&[("WHATSAPP_GRAPH_VERSION", "23")], dir.path()).unwrap_err().to_string().contains("v23.0"));
+        assert!(cfg(&[("WHATSAPP_PHONE_NUMBER_ID", "123")], dir.path()).unwrap_err().to_string().contains("WHATSAPP_ACCESS_TOKEN"));
+        assert!(cfg(&[("AXIS_SANDBOX", "maybe")], dir.path()).is_err());
+        let e = cfg(&[("WHATSAPP_PHONE_NUMBER_ID", "123"), ("WHATSAPP_ACCESS_TOKEN", "EAAsecret"), ("WHATSAPP_GRAPH_URL", "http://127.0.0.1:9/")], dir.path()).unwrap();
+        assert_eq!(e.graph_url, "http://127.0.0.1:9");
+        let w = e.env_whatsapp.unwrap();
+        assert!(!format!("{w:?}").contains("EAAsecret"));
+        let prev = MasterKey::generate().to_base64();
+        let r = cfg(&[("AXIS_MASTER_KEY_PREVIOUS", &format!("{prev}, "))], dir.path()).unwrap();
+        assert_eq!(r.previous_master_keys.len(), 1);
     }
 
     #[test]

@@ -2,10 +2,12 @@
 
 pub mod auth;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod security;
 pub mod sessions;
 pub mod state;
+pub mod whatsapp;
 
 use crate::{components::form::FormFlash, error::AppError};
 use axum::{
@@ -41,10 +43,12 @@ pub async fn prepare(
 ) -> anyhow::Result<AppState> {
     let db = db::Db::connect(&config.database_url).await?;
     db.migrate().await?;
+    let whatsapp = whatsapp::WhatsAppService::start(&config, leptos_options.site_addr).await?;
     Ok(AppState {
         leptos_options,
         db,
         config: Arc::new(config),
+        whatsapp,
     })
 }
 

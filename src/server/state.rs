@@ -1,4 +1,4 @@
-use super::{config::Config, db::Db};
+use super::{config::Config, db::Db, whatsapp::WhatsAppService};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -9,4 +9,5 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub config: Arc<Config>,
+    pub whatsapp: Arc<WhatsAppService>,
 }

@@ -134,6 +134,17 @@ impl TestApp {
     }
 }
 
+/// A Cloud API sandbox standing in for Meta, with the app's `WHATSAPP_GRAPH_URL` pointed at it.
+pub async fn fake_meta() -> (whatsapp_cloud::sandbox::Sandbox, String) {
+    let sandbox = whatsapp_cloud::sandbox::Sandbox::new(whatsapp_cloud::sandbox::SandboxConfig {
+        record_exchanges: true,
+        slow_delay: std::time::Duration::from_secs(30),
+        ..Default::default()
+    });
+    let (base, _) = sandbox.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    (sandbox, base)
+}
+
 /// Runs `test` against a fresh app on `backend`, then drops the database.
 pub async fn run<F, Fut>(backend: Backend, test: F)
 where
@@ -298,6 +309,25 @@ macro_rules! on_both_databases {
                 async fn $name() {
                     $crate::common::run($crate::common::Backend::Postgres, super::$name).await;
                 }
+            )*
+        }
+    };
+}
+
+/// Declares each listed `async fn(Backend)` test once per database backend.
+#[macro_export]
+macro_rules! per_backend {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::common::Backend::Sqlite).await; }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() { super::$name($crate::common::Backend::Postgres).await; }
             )*
         }
     };

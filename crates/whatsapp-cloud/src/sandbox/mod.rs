@@ -102,11 +102,27 @@ impl Sandbox {
         self.inner.state.lock().create_account(new)
     }
 
+    /// Puts back an account created earlier (the sandbox keeps nothing across restarts; the app
+    /// stores the credentials and restores them on use). Does nothing if it is already there.
+    pub fn restore_account(&self, account: &SandboxAccount, verified_name: &str, webhook_url: Option<String>) {
+        self.inner.state.lock().restore_account(account, verified_name, webhook_url);
+    }
+
+    /// True when the sandbox knows this token.
+    pub fn knows_token(&self, token: &str) -> bool {
+        self.inner.state.lock().tokens.contains_key(token)
+    }
+
     /// Where status and inbound-message webhooks for this account's app go.
     pub fn set_webhook(&self, app_id: &str, url: Option<String>) {
         if let Some(app) = self.inner.state.lock().apps.get_mut(app_id) {
             app.webhook_url = url;
         }
+    }
+
+    /// Issues another token for an existing account (as generating a new token in Meta does).
+    pub fn issue_token(&self, account: &SandboxAccount, temporary: bool) -> String {
+        self.inner.state.lock().issue_token(account, temporary)
     }
 
     /// Makes `token` expired: Meta answers 190 with subcode 463.

@@ -181,6 +181,57 @@ pub(crate) struct State {
 }
 
 impl State {
+    pub fn issue_token(&mut self, a: &SandboxAccount, temporary: bool) -> String {
+        let token = format!("SANDBOX{}", random_text(56));
+        self.tokens.insert(
+            token.clone(),
+            Token {
+                app_id: a.app_id.clone(),
+                waba_id: a.business_account_id.clone(),
+                temporary_until: temporary.then(|| unix_now() + 24 * 3600),
+                expired: false,
+                user_id: numeric_id(),
+            },
+        );
+        token
+    }
+
+    pub fn restore_account(&mut self, a: &SandboxAccount, verified_name: &str, webhook_url: Option<String>) {
+        if self.tokens.contains_key(&a.access_token) {
+            return;
+        }
+        self.apps.insert(a.app_id.clone(), App { secret: a.app_secret.clone(), webhook_url });
+        self.tokens.insert(
+            a.access_token.clone(),
+            Token { app_id: a.app_id.clone(), waba_id: a.business_account_id.clone(), temporary_until: None, expired: false, user_id: numeric_id() },
+        );
+        self.numbers.insert(
+            a.phone_number_id.clone(),
+            Number {
+                waba_id: a.business_account_id.clone(),
+                app_id: a.app_id.clone(),
+                display_phone_number: a.display_phone_number.clone(),
+                verified_name: verified_name.to_string(),
+            },
+        );
+        self.templates.entry(a.business_account_id.clone()).or_insert_with(|| Self::starter_templates());
+    }
+
+    fn starter_templates() -> Vec<StoredTemplate> {
+        // Like Meta's own test accounts, a new account has the approved `hello_world` template.
+        vec![StoredTemplate {
+            id: numeric_id(),
+            name: "hello_world".into(),
+            language: "en_US".into(),
+            status: "APPROVED".into(),
+            category: "UTILITY".into(),
+            components: vec![
+                json!({"type": "HEADER", "format": "TEXT", "text": "Hello World"}),
+                json!({"type": "BODY", "text": "Welcome and congratulations!! This message demonstrates your ability to send a WhatsApp message notification from the Cloud API, hosted by Meta."}),
+            ],
+        }]
+    }
+
     pub fn create_account(&mut self, new: NewAccount) -> SandboxAccount {
         let app_id = numeric_id();
         let app_secret = random_text(32).to_lowercase();
@@ -217,21 +268,7 @@ impl State {
                 verified_name: new.verified_name,
             },
         );
-        // Like Meta's own test accounts, a new account has the approved `hello_world` template.
-        self.templates.insert(
-            waba_id.clone(),
-            vec![StoredTemplate {
-                id: numeric_id(),
-                name: "hello_world".into(),
-                language: "en_US".into(),
-                status: "APPROVED".into(),
-                category: "UTILITY".into(),
-                components: vec![
-                    json!({"type": "HEADER", "format": "TEXT", "text": "Hello World"}),
-                    json!({"type": "BODY", "text": "Welcome and congratulations!! This message demonstrates your ability to send a WhatsApp message notification from the Cloud API, hosted by Meta."}),
-                ],
-            }],
-        );
+        self.templates.insert(waba_id.clone(), Self::starter_templates());
         SandboxAccount {
             app_id,
             app_secret,

@@ -1,0 +1,210 @@
+//! Settings → WhatsApp Integration: connect your own WhatsApp Cloud API number (or the sandbox),
+//! see its status, test it, replace the token, disconnect.
+
+mod components;
+
+pub use components::{ConnectForm, ProblemBox, WhatsAppSettingsPage};
+
+use crate::error::AppError;
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Everything the settings page shows. It never carries the access token or the app secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhatsAppPage {
+    pub connection: Option<ConnectionView>,
+    /// Credentials come from the server's environment for users without their own.
+    pub env_managed: bool,
+    pub sandbox_available: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TokenView {
+    /// `temporary`, `expiring`, `permanent` or `unknown`.
+    pub kind: String,
+    pub expires_at_text: Option<String>,
+    pub seconds_left: Option<i64>,
+}
+
+impl TokenView {
+    pub fn label(&self) -> &'static str {
+        match self.kind.as_str() {
+            "temporary" => "Temporary token",
+            "expiring" => "System-user token with an expiry date",
+            "permanent" => "Permanent system-user token (never expires)",
+            _ => "Unknown (add the App ID and App Secret to check)",
+        }
+    }
+
+    /// "23 h 10 min", "expired".
+    pub fn time_left(&self) -> Option<String> {
+        let s = self.seconds_left?;
+        Some(if s <= 0 {
+            "expired".into()
+        } else if s >= 2 * 86_400 {
+            format!("{} days", s / 86_400)
+        } else {
+            format!("{} h {} min", s / 3600, (s % 3600) / 60)
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConnectionView {
+    pub sandbox: bool,
+    pub phone_number_id: String,
+    pub business_account_id: Option<String>,
+    pub phone_number: Option<String>,
+    pub app_id: Option<String>,
+    pub has_app_secret: bool,
+    /// The last four characters of the token: enough to recognise it, useless to anyone else.
+    pub token_last4: String,
+    pub token: TokenView,
+    pub verified_name: Option<String>,
+    pub display_phone_number: Option<String>,
+    pub quality_rating: Option<String>,
+    pub name_status: Option<String>,
+    pub code_verification_status: Option<String>,
+    pub number_status: Option<String>,
+    pub account_mode: Option<String>,
+    pub throughput_level: Option<String>,
+    pub messaging_limit: Option<String>,
+    pub health_problems: Vec<String>,
+    pub connected_at_text: String,
+    pub last_checked_at_text: String,
+    pub last_check_error: Option<String>,
+    /// `{AXIS_PUBLIC_URL}/webhooks/whatsapp/{key}`, to paste into Meta's webhook settings.
+    pub webhook_url: String,
+    pub verify_token: String,
+}
+
+/// The result of testing credentials supplied by the environment. No credentials in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnvManagedView {
+    pub verified_name: Option<String>,
+    pub display_phone_number: Option<String>,
+    pub quality_rating: Option<String>,
+    pub token: TokenView,
+    pub checked: bool,
+}
+
+#[server(endpoint = "whatsapp/get")]
+pub async fn get_whatsapp() -> Result<WhatsAppPage, AppError> {
+    use crate::server::{self as srv, whatsapp};
+    let result = async {
+        let state = srv::app_state()?;
+        let user_id = srv::require_user_id().await?;
+        whatsapp::page(&state.db, &state.whatsapp, &state.config.public_url, user_id).await
+    }
+    .await;
+    srv::finish("", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/connect")]
+pub async fn connect_whatsapp(
+    phone_number_id: String,
+    access_token: String,
+    business_account_id: String,
+    phone_number: String,
+    app_id: String,
+    app_secret: String,
+) -> Result<(), AppError> {
+    use crate::server::{self as srv, whatsapp};
+    let result = async {
+        let state = srv::app_state()?;
+        let user_id = srv::require_user_id().await?;
+        let input = whatsapp::ConnectInput {
+            phone_number_id: phone_number_id.clone(),
+            access_token,
+            business_account_id: business_account_id.clone(),
+            phone_number: phone_number.clone(),
+            app_id: app_id.clone(),
+            app_secret,
+        };
+        whatsapp::connect(&state.db, &state.whatsapp, user_id, &input).await
+    }
+    .await;
+    // Values typed come back after a failed no-JavaScript post; the token and secret never do.
+    let values = [
+        ("phone_number_id", phone_number_id.as_str()),
+        ("business_account_id", business_account_id.as_str()),
+        ("phone_number", phone_number.as_str()),
+        ("app_id", app_id.as_str()),
+    ];
+    srv::finish("whatsapp-connect", &values, result).await
+}
+
+#[server(endpoint = "whatsapp/sandbox")]
+pub async fn connect_sandbox() -> Result<(), AppError> {
+    use crate::server::{self as srv, auth, whatsapp};
+    let result = async {
+        let state = srv::app_state()?;
+        let user_id = srv::require_user_id().await?;
+        let business = auth::user_by_id(&state.db, user_id).await?.map(|u| u.business_name).unwrap_or_default();
+        whatsapp::connect_sandbox(&state.db, &state.whatsapp, user_id, &business).await
+    }
+    .await;
+    srv::finish("whatsapp-sandbox", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/test")]
+pub async fn test_whatsapp() -> Result<(), AppError> {
+    use crate::server::{self as srv, whatsapp};
+    let result = async {
+        let state = srv::app_state()?;
+        let user_id = srv::require_user_id().await?;
+        whatsapp::test(&state.db, &state.whatsapp, user_id).await
+    }
+    .await;
+    srv::finish("whatsapp-test", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/test_env")]
+pub async fn test_env_whatsapp() -> Result<EnvManagedView, AppError> {
+    use crate::server::{self as srv, whatsapp};
+    let result = async {
+        let state = srv::app_state()?;
+        srv::require_user_id().await?;
+        whatsapp::test_env(&state.whatsapp).await
+    }
+    .await;
+    srv::finish("whatsapp-test-env", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/replace_token")]
+pub async fn replace_whatsapp_token(access_token: String) -> Result<(), AppError> {
+    use crate::server::{self as srv, whatsapp};
+    let result = async {
+        let state = srv::app_state()?;
+        let user_id = srv::require_user_id().await?;
+        whatsapp::replace_token(&state.db, &state.whatsapp, user_id, &access_token).await
+    }
+    .await;
+    srv::finish("whatsapp-replace", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/disconnect")]
+pub async fn disconnect_whatsapp() -> Result<(), AppError> {
+    use crate::server::{self as srv, whatsapp};
+    let result = async {
+        let state = srv::app_state()?;
+        let user_id = srv::require_user_id().await?;
+        whatsapp::disconnect(&state.db, user_id).await
+    }
+    .await;
+    srv::finish("whatsapp-disconnect", &[], result).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_left_reads_well() {
+        let t = |s| TokenView { kind: "temporary".into(), expires_at_text: None, seconds_left: Some(s) };
+        assert_eq!(t(23 * 3600 + 10 * 60).time_left().as_deref(), Some("23 h 10 min"));
+        assert_eq!(t(-5).time_left().as_deref(), Some("expired"));
+        assert_eq!(t(10 * 86_400).time_left().as_deref(), Some("10 days"));
+        assert!(t(1).label().starts_with("Temporary"));
+    }
+}
