@@ -54,6 +54,10 @@ export default defineConfig({
       LEPTOS_SITE_ADDR: `127.0.0.1:${port}`,
       LEPTOS_SITE_ROOT: path.join(root, "target/site"),
       LEPTOS_ENV: "PROD",
+      // The built-in sandbox on a known port, and the "live" Graph URL pointed at it too, so the
+      // manual connection form can be exercised against the simulator.
+      AXIS_SANDBOX_ADDR: `127.0.0.1:${port + 1}`,
+      WHATSAPP_GRAPH_URL: `http://127.0.0.1:${port + 1}`,
       RUST_LOG: "warn",
     },
   },

@@ -66,13 +66,21 @@ async fn serve() -> anyhow::Result<()> {
 /// Re-encrypts every stored secret under the current master key. See README.md, "Rotating the
 /// master key".
 async fn rotate_key() -> anyhow::Result<()> {
-    let addr: SocketAddr = std::env::var("LEPTOS_SITE_ADDR").ok().and_then(|a| a.parse().ok()).unwrap_or(([127, 0, 0, 1], 3000).into());
+    let addr: SocketAddr = std::env::var("LEPTOS_SITE_ADDR")
+        .ok()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(([127, 0, 0, 1], 3000).into());
     let config = Config::from_env(addr)?;
     let db = server::db::Db::connect(&config.database_url).await?;
     db.migrate().await?;
     let keyring = server::crypto::Keyring::new(&config.master_key, &config.previous_master_keys);
-    let n = server::whatsapp::rotate_secrets(&db, &keyring).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("Re-encrypted {n} secret(s) under master key {}.", keyring.current_id());
+    let n = server::whatsapp::rotate_secrets(&db, &keyring)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "Re-encrypted {n} secret(s) under master key {}.",
+        keyring.current_id()
+    );
     Ok(())
 }
 

@@ -24,8 +24,22 @@ fn form(a: &SandboxAccount, with_app: bool) -> Vec<(&'static str, String)> {
         ("access_token", a.access_token.clone()),
         ("business_account_id", a.business_account_id.clone()),
         ("phone_number", "+44 7911 123456".into()),
-        ("app_id", if with_app { a.app_id.clone() } else { String::new() }),
-        ("app_secret", if with_app { a.app_secret.clone() } else { String::new() }),
+        (
+            "app_id",
+            if with_app {
+                a.app_id.clone()
+            } else {
+                String::new()
+            },
+        ),
+        (
+            "app_secret",
+            if with_app {
+                a.app_secret.clone()
+            } else {
+                String::new()
+            },
+        ),
     ]
 }
 
@@ -42,14 +56,21 @@ async fn page(b: &mut common::Browser<'_>) -> Value {
 
 fn problem(r: &common::Resp) -> axis_crm::error::WhatsAppProblem {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
-    r.error().whatsapp().cloned().unwrap_or_else(|| panic!("not a WhatsApp problem: {}", r.body))
+    r.error()
+        .whatsapp()
+        .cloned()
+        .unwrap_or_else(|| panic!("not a WhatsApp problem: {}", r.body))
 }
 
 async fn connects_after_graph_confirms_and_shows_the_card(backend: Backend) {
     let (app, meta) = app_with_meta(backend).await;
-    let account = meta.create_account(NewAccount { verified_name: "Silva Lettings".into(), ..Default::default() });
+    let account = meta.create_account(NewAccount {
+        verified_name: "Silva Lettings".into(),
+        ..Default::default()
+    });
     let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
     let r = connect(&mut b, &form(&account, true)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
@@ -62,15 +83,27 @@ async fn connects_after_graph_confirms_and_shows_the_card(backend: Backend) {
     assert_eq!(c["throughput_level"], "STANDARD");
     assert_eq!(c["phone_number"], "+447911123456");
     assert_eq!(c["token"]["kind"], "permanent");
-    assert_eq!(c["token_last4"], &account.access_token[account.access_token.len() - 4..]);
+    assert_eq!(
+        c["token_last4"],
+        &account.access_token[account.access_token.len() - 4..]
+    );
     let hook = c["webhook_url"].as_str().unwrap();
-    assert!(hook.starts_with("http://127.0.0.1:3000/webhooks/whatsapp/") && hook.len() > 45, "{hook}");
+    assert!(
+        hook.starts_with("http://127.0.0.1:3000/webhooks/whatsapp/") && hook.len() > 45,
+        "{hook}"
+    );
     assert_eq!(c["verify_token"].as_str().unwrap().len(), 40);
-    assert!(!p.to_string().contains(&account.access_token), "the token never goes back to the browser");
+    assert!(
+        !p.to_string().contains(&account.access_token),
+        "the token never goes back to the browser"
+    );
     assert!(!p.to_string().contains(&account.app_secret));
 
-    let (tok, sec): (String, String) = sqlx::query_as("SELECT access_token_enc, app_secret_enc FROM whatsapp_connections")
-        .fetch_one(&app.state.db.pool).await.unwrap();
+    let (tok, sec): (String, String) =
+        sqlx::query_as("SELECT access_token_enc, app_secret_enc FROM whatsapp_connections")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
     assert!(tok.starts_with("v1.") && !tok.contains(&account.access_token));
     assert!(sec.starts_with("v1.") && !sec.contains(&account.app_secret));
     app.close().await;
@@ -78,10 +111,17 @@ async fn connects_after_graph_confirms_and_shows_the_card(backend: Backend) {
 
 async fn a_temporary_token_is_recognised(backend: Backend) {
     let (app, meta) = app_with_meta(backend).await;
-    let account = meta.create_account(NewAccount { temporary_token: true, ..Default::default() });
+    let account = meta.create_account(NewAccount {
+        temporary_token: true,
+        ..Default::default()
+    });
     let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
-    assert_eq!(connect(&mut b, &form(&account, true)).await.status, StatusCode::OK);
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        connect(&mut b, &form(&account, true)).await.status,
+        StatusCode::OK
+    );
     let p = page(&mut b).await;
     assert_eq!(p["connection"]["token"]["kind"], "temporary");
     let left = p["connection"]["token"]["seconds_left"].as_i64().unwrap();
@@ -94,7 +134,10 @@ async fn a_temporary_token_is_recognised(backend: Backend) {
     let mut c = app.browser();
     c.signup("Bo", "Bo Homes", "bo@example.com", PASSWORD).await;
     let other = meta.create_account(Default::default());
-    assert_eq!(connect(&mut c, &form(&other, false)).await.status, StatusCode::OK);
+    assert_eq!(
+        connect(&mut c, &form(&other, false)).await.status,
+        StatusCode::OK
+    );
     assert_eq!(page(&mut c).await["connection"]["token"]["kind"], "unknown");
     app.close().await;
 }
@@ -103,14 +146,18 @@ async fn each_graph_error_gets_its_guidance_and_stores_nothing(backend: Backend)
     let (app, meta) = app_with_meta(backend).await;
     let account = meta.create_account(Default::default());
     let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
 
     let mut bad_token = form(&account, false);
     bad_token[1].1 = "EAAGm0PX4ZCpsBAnotarealtokenatall1234".into();
     let p = problem(&connect(&mut b, &bad_token).await);
     assert_eq!(p.title, "Invalid Access Token");
     assert_eq!(p.code, Some(190));
-    assert!(p.fbtrace_id.is_some(), "Meta's trace id is shown for support");
+    assert!(
+        p.fbtrace_id.is_some(),
+        "Meta's trace id is shown for support"
+    );
     assert!(p.steps.iter().any(|s| s.contains("permanent token")));
 
     let mut unknown = form(&account, false);
@@ -121,12 +168,54 @@ async fn each_graph_error_gets_its_guidance_and_stores_nothing(backend: Backend)
     assert!(p.explanation.contains("987654321098765"));
 
     let cases = [
-        (Fault::Api { code: 133010, subcode: None, status: 400 }, "Phone number not registered"),
-        (Fault::Api { code: 130429, subcode: None, status: 400 }, "Rate limit exceeded"),
-        (Fault::Api { code: 80007, subcode: None, status: 400 }, "Rate limit exceeded"),
-        (Fault::Api { code: 4, subcode: None, status: 400 }, "Rate limit exceeded"),
-        (Fault::Api { code: 10, subcode: None, status: 403 }, "Missing permissions"),
-        (Fault::Api { code: 200, subcode: None, status: 403 }, "Missing permissions"),
+        (
+            Fault::Api {
+                code: 133010,
+                subcode: None,
+                status: 400,
+            },
+            "Phone number not registered",
+        ),
+        (
+            Fault::Api {
+                code: 130429,
+                subcode: None,
+                status: 400,
+            },
+            "Rate limit exceeded",
+        ),
+        (
+            Fault::Api {
+                code: 80007,
+                subcode: None,
+                status: 400,
+            },
+            "Rate limit exceeded",
+        ),
+        (
+            Fault::Api {
+                code: 4,
+                subcode: None,
+                status: 400,
+            },
+            "Rate limit exceeded",
+        ),
+        (
+            Fault::Api {
+                code: 10,
+                subcode: None,
+                status: 403,
+            },
+            "Missing permissions",
+        ),
+        (
+            Fault::Api {
+                code: 200,
+                subcode: None,
+                status: 403,
+            },
+            "Missing permissions",
+        ),
         (Fault::ServerError, "Could not reach WhatsApp"),
         (Fault::BadGateway, "Could not reach WhatsApp"),
     ];
@@ -135,19 +224,34 @@ async fn each_graph_error_gets_its_guidance_and_stores_nothing(backend: Backend)
         let p = problem(&connect(&mut b, &form(&account, false)).await);
         assert_eq!(p.title, title, "{fault:?}");
     }
-    assert_eq!(app.count("SELECT COUNT(*) FROM whatsapp_connections").await, 0, "nothing stored on any error");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM whatsapp_connections").await,
+        0,
+        "nothing stored on any error"
+    );
 
     // The Business Account must own the number; the App Secret must be right.
     let other = meta.create_account(Default::default());
     let mut wrong_waba = form(&account, false);
     wrong_waba[2].1 = other.business_account_id.clone();
     let r = connect(&mut b, &wrong_waba).await;
-    assert!(r.error().field("business_account_id").is_some(), "{}", r.body);
+    assert!(
+        r.error().field("business_account_id").is_some(),
+        "{}",
+        r.body
+    );
     let mut wrong_secret = form(&account, true);
     wrong_secret[5].1 = "0123456789abcdef0123456789abcdef".into();
     let r = connect(&mut b, &wrong_secret).await;
-    assert!(r.error().field("app_secret").unwrap().contains("refused"), "{}", r.body);
-    assert_eq!(app.count("SELECT COUNT(*) FROM whatsapp_connections").await, 0);
+    assert!(
+        r.error().field("app_secret").unwrap().contains("refused"),
+        "{}",
+        r.body
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM whatsapp_connections").await,
+        0
+    );
     app.close().await;
 }
 
@@ -155,10 +259,14 @@ async fn network_failures_and_timeouts_are_explained(backend: Backend) {
     // Nothing listens on port 9 of loopback: connection refused.
     let app = TestApp::with_env(backend, &[("WHATSAPP_GRAPH_URL", "http://127.0.0.1:9")]).await;
     let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
     let fields = vec![
         ("phone_number_id", "123456789012345".to_string()),
-        ("access_token", "EAAGm0PX4ZCpsBAabcdefghijklmnop".to_string()),
+        (
+            "access_token",
+            "EAAGm0PX4ZCpsBAabcdefghijklmnop".to_string(),
+        ),
         ("business_account_id", String::new()),
         ("phone_number", String::new()),
         ("app_id", String::new()),
@@ -167,14 +275,18 @@ async fn network_failures_and_timeouts_are_explained(backend: Backend) {
     let p = problem(&connect(&mut b, &fields).await);
     assert_eq!(p.title, "Could not reach WhatsApp");
     assert!(p.steps[0].contains("Nothing was saved"));
-    assert_eq!(app.count("SELECT COUNT(*) FROM whatsapp_connections").await, 0);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM whatsapp_connections").await,
+        0
+    );
     app.close().await;
 }
 
 async fn bad_input_is_refused_before_any_call_to_meta(backend: Backend) {
     let (app, meta) = app_with_meta(backend).await;
     let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
     let fields = vec![
         ("phone_number_id", "+44 7911 123456".to_string()),
         ("access_token", "has spaces in it".to_string()),
@@ -186,7 +298,13 @@ async fn bad_input_is_refused_before_any_call_to_meta(backend: Backend) {
     let r = connect(&mut b, &fields).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     let e = r.error();
-    for f in ["phone_number_id", "access_token", "business_account_id", "phone_number", "app_id"] {
+    for f in [
+        "phone_number_id",
+        "access_token",
+        "business_account_id",
+        "phone_number",
+        "app_id",
+    ] {
         assert!(e.field(f).is_some(), "{f}: {e:?}");
     }
     assert!(meta.exchanges().is_empty(), "no request reached Meta");
@@ -195,16 +313,25 @@ async fn bad_input_is_refused_before_any_call_to_meta(backend: Backend) {
     // With the real Meta configured, a sandbox token typed into the form never leaves the server.
     let app = TestApp::new(backend).await;
     let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
     let sandbox_token = vec![
         ("phone_number_id", "123456789012345".to_string()),
-        ("access_token", "SANDBOXabcdefghijklmnopqrstuvwxyz0123".to_string()),
+        (
+            "access_token",
+            "SANDBOXabcdefghijklmnopqrstuvwxyz0123".to_string(),
+        ),
         ("business_account_id", String::new()),
         ("phone_number", String::new()),
         ("app_id", String::new()),
         ("app_secret", String::new()),
     ];
-    assert!(connect(&mut b, &sandbox_token).await.error().field("access_token").unwrap().contains("sandbox"));
+    assert!(connect(&mut b, &sandbox_token)
+        .await
+        .error()
+        .field("access_token")
+        .unwrap()
+        .contains("sandbox"));
     app.close().await;
 }
 
@@ -212,44 +339,87 @@ async fn test_replace_and_disconnect(backend: Backend) {
     let (app, meta) = app_with_meta(backend).await;
     let account = meta.create_account(Default::default());
     let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
-    assert_eq!(connect(&mut b, &form(&account, true)).await.status, StatusCode::OK);
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        connect(&mut b, &form(&account, true)).await.status,
+        StatusCode::OK
+    );
 
-    assert_eq!(b.call("whatsapp/test", &[], Client::Wasm).await.status, StatusCode::OK);
+    assert_eq!(
+        b.call("whatsapp/test", &[], Client::Wasm).await.status,
+        StatusCode::OK
+    );
 
     // The token expires at Meta: the test says so, keeps the connection and records the failure.
     meta.expire_token(&account.access_token);
     let p = problem(&b.call("whatsapp/test", &[], Client::Wasm).await);
     assert_eq!(p.title, "Invalid Access Token");
     assert!(p.explanation.contains("expired"));
-    assert_eq!(page(&mut b).await["connection"]["last_check_error"], "Invalid Access Token");
+    assert_eq!(
+        page(&mut b).await["connection"]["last_check_error"],
+        "Invalid Access Token"
+    );
 
     // A bad replacement changes nothing; a good one is checked, stored and clears the error.
-    let before: String = sqlx::query_scalar("SELECT access_token_enc FROM whatsapp_connections").fetch_one(&app.state.db.pool).await.unwrap();
-    let p = problem(&b.call("whatsapp/replace_token", &[("access_token", "SANDBOXnotatokenthesandboxissued")], Client::Wasm).await);
+    let before: String = sqlx::query_scalar("SELECT access_token_enc FROM whatsapp_connections")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let p = problem(
+        &b.call(
+            "whatsapp/replace_token",
+            &[("access_token", "SANDBOXnotatokenthesandboxissued")],
+            Client::Wasm,
+        )
+        .await,
+    );
     assert_eq!(p.title, "Invalid Access Token");
-    let after: String = sqlx::query_scalar("SELECT access_token_enc FROM whatsapp_connections").fetch_one(&app.state.db.pool).await.unwrap();
+    let after: String = sqlx::query_scalar("SELECT access_token_enc FROM whatsapp_connections")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     assert_eq!(before, after);
     let fresh = meta.issue_token(&account, true);
-    let r = b.call("whatsapp/replace_token", &[("access_token", fresh.as_str())], Client::Wasm).await;
+    let r = b
+        .call(
+            "whatsapp/replace_token",
+            &[("access_token", fresh.as_str())],
+            Client::Wasm,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let p = page(&mut b).await;
     assert_eq!(p["connection"]["token_last4"], &fresh[fresh.len() - 4..]);
     assert_eq!(p["connection"]["token"]["kind"], "temporary");
-    assert_eq!(p["connection"]["last_check_error"], Value::Null, "a good token clears the failure");
+    assert_eq!(
+        p["connection"]["last_check_error"],
+        Value::Null,
+        "a good token clears the failure"
+    );
     app.close().await;
 
     // The same on a connection made with "Use sandbox" (the built-in sandbox).
     let app = TestApp::new(backend).await;
     let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
-    assert_eq!(b.call("whatsapp/sandbox", &[], Client::Wasm).await.status, StatusCode::OK);
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        b.call("whatsapp/sandbox", &[], Client::Wasm).await.status,
+        StatusCode::OK
+    );
     let p = page(&mut b).await;
     assert_eq!(p["connection"]["sandbox"], true);
     assert_eq!(p["connection"]["verified_name"], "Silva Lettings");
     let sandbox = &app.state.whatsapp.sandbox.as_ref().unwrap().sandbox;
-    let pnid = p["connection"]["phone_number_id"].as_str().unwrap().to_string();
-    let waba = p["connection"]["business_account_id"].as_str().unwrap().to_string();
+    let pnid = p["connection"]["phone_number_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let waba = p["connection"]["business_account_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let app_id = p["connection"]["app_id"].as_str().unwrap().to_string();
     let acct = SandboxAccount {
         app_id,
@@ -260,14 +430,35 @@ async fn test_replace_and_disconnect(backend: Backend) {
         access_token: String::new(),
     };
     let new_token = sandbox.issue_token(&acct, true);
-    let r = b.call("whatsapp/replace_token", &[("access_token", new_token.as_str())], Client::Wasm).await;
+    let r = b
+        .call(
+            "whatsapp/replace_token",
+            &[("access_token", new_token.as_str())],
+            Client::Wasm,
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(page(&mut b).await["connection"]["token_last4"], &new_token[new_token.len() - 4..]);
+    assert_eq!(
+        page(&mut b).await["connection"]["token_last4"],
+        &new_token[new_token.len() - 4..]
+    );
 
-    assert_eq!(b.call("whatsapp/disconnect", &[], Client::Wasm).await.status, StatusCode::OK);
-    assert_eq!(app.count("SELECT COUNT(*) FROM whatsapp_connections").await, 0, "credentials deleted");
+    assert_eq!(
+        b.call("whatsapp/disconnect", &[], Client::Wasm)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM whatsapp_connections").await,
+        0,
+        "credentials deleted"
+    );
     assert_eq!(page(&mut b).await["connection"], Value::Null);
-    assert_eq!(b.call("whatsapp/test", &[], Client::Wasm).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        b.call("whatsapp/test", &[], Client::Wasm).await.status,
+        StatusCode::NOT_FOUND
+    );
     app.close().await;
 }
 
@@ -275,29 +466,73 @@ async fn a_connection_is_its_owners_alone(backend: Backend) {
     let (app, meta) = app_with_meta(backend).await;
     let account = meta.create_account(Default::default());
     let mut ana = app.browser();
-    ana.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
-    assert_eq!(connect(&mut ana, &form(&account, true)).await.status, StatusCode::OK);
+    ana.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        connect(&mut ana, &form(&account, true)).await.status,
+        StatusCode::OK
+    );
     let mut eve = app.browser();
-    eve.signup("Eve", "Eve Lets", "eve@example.com", PASSWORD).await;
+    eve.signup("Eve", "Eve Lets", "eve@example.com", PASSWORD)
+        .await;
 
-    assert_eq!(page(&mut eve).await["connection"], Value::Null, "Eve sees no connection");
-    assert_eq!(eve.call("whatsapp/test", &[], Client::Wasm).await.error(), AppError::NotFound);
-    assert_eq!(eve.call("whatsapp/replace_token", &[("access_token", "EAAGm0PX4ZCpsBAabcdefghijklmnop")], Client::Wasm).await.error(), AppError::NotFound);
-    assert_eq!(eve.call("whatsapp/disconnect", &[], Client::Wasm).await.error(), AppError::NotFound);
-    assert_eq!(app.count("SELECT COUNT(*) FROM whatsapp_connections").await, 1);
-    assert_eq!(page(&mut ana).await["connection"]["last_check_error"], Value::Null);
+    assert_eq!(
+        page(&mut eve).await["connection"],
+        Value::Null,
+        "Eve sees no connection"
+    );
+    assert_eq!(
+        eve.call("whatsapp/test", &[], Client::Wasm).await.error(),
+        AppError::NotFound
+    );
+    assert_eq!(
+        eve.call(
+            "whatsapp/replace_token",
+            &[("access_token", "EAAGm0PX4ZCpsBAabcdefghijklmnop")],
+            Client::Wasm
+        )
+        .await
+        .error(),
+        AppError::NotFound
+    );
+    assert_eq!(
+        eve.call("whatsapp/disconnect", &[], Client::Wasm)
+            .await
+            .error(),
+        AppError::NotFound
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM whatsapp_connections").await,
+        1
+    );
+    assert_eq!(
+        page(&mut ana).await["connection"]["last_check_error"],
+        Value::Null
+    );
 
     // And nobody without a session gets anywhere.
     let mut anon = app.browser();
-    for endpoint in ["whatsapp/get", "whatsapp/test", "whatsapp/disconnect", "whatsapp/sandbox"] {
-        assert_eq!(anon.call(endpoint, &[], Client::Wasm).await.status, StatusCode::UNAUTHORIZED, "{endpoint}");
+    for endpoint in [
+        "whatsapp/get",
+        "whatsapp/test",
+        "whatsapp/disconnect",
+        "whatsapp/sandbox",
+    ] {
+        assert_eq!(
+            anon.call(endpoint, &[], Client::Wasm).await.status,
+            StatusCode::UNAUTHORIZED,
+            "{endpoint}"
+        );
     }
     app.close().await;
 }
 
 async fn environment_credentials_are_used_and_never_shown(backend: Backend) {
     let (meta, base) = fake_meta().await;
-    let account = meta.create_account(NewAccount { verified_name: "Env Lettings".into(), ..Default::default() });
+    let account = meta.create_account(NewAccount {
+        verified_name: "Env Lettings".into(),
+        ..Default::default()
+    });
     let app = TestApp::with_env(
         backend,
         &[
@@ -309,7 +544,8 @@ async fn environment_credentials_are_used_and_never_shown(backend: Backend) {
     )
     .await;
     let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
     let p = page(&mut b).await;
     assert_eq!(p["env_managed"], true);
     let html = b.get("/settings/whatsapp").await.body;
@@ -327,20 +563,47 @@ async fn rotate_key_reencrypts_every_secret(backend: Backend) {
     let (app, meta) = app_with_meta(backend).await;
     let account = meta.create_account(Default::default());
     let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD).await;
-    assert_eq!(connect(&mut b, &form(&account, true)).await.status, StatusCode::OK);
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        connect(&mut b, &form(&account, true)).await.status,
+        StatusCode::OK
+    );
 
     let old = app.state.config.master_key.clone();
     let new = MasterKey::generate();
     let ring = Keyring::new(&new, &[old]);
-    assert_eq!(rotate_secrets(&app.state.db, &ring).await.unwrap(), 3, "token, app secret, verify token");
-    assert_eq!(rotate_secrets(&app.state.db, &ring).await.unwrap(), 0, "idempotent");
+    assert_eq!(
+        rotate_secrets(&app.state.db, &ring).await.unwrap(),
+        3,
+        "token, app secret, verify token"
+    );
+    assert_eq!(
+        rotate_secrets(&app.state.db, &ring).await.unwrap(),
+        0,
+        "idempotent"
+    );
     // Readable with the new key alone now.
     let only_new = Keyring::new(&new, &[]);
-    let enc: String = sqlx::query_scalar("SELECT access_token_enc FROM whatsapp_connections").fetch_one(&app.state.db.pool).await.unwrap();
-    let user_id: i64 = sqlx::query_scalar("SELECT user_id FROM whatsapp_connections").fetch_one(&app.state.db.pool).await.unwrap();
+    let enc: String = sqlx::query_scalar("SELECT access_token_enc FROM whatsapp_connections")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
+    let user_id: i64 = sqlx::query_scalar("SELECT user_id FROM whatsapp_connections")
+        .fetch_one(&app.state.db.pool)
+        .await
+        .unwrap();
     use secrecy::ExposeSecret;
-    assert_eq!(only_new.decrypt(&enc, &format!("whatsapp_connections.access_token:{user_id}")).unwrap().expose_secret(), account.access_token);
+    assert_eq!(
+        only_new
+            .decrypt(
+                &enc,
+                &format!("whatsapp_connections.access_token:{user_id}")
+            )
+            .unwrap()
+            .expose_secret(),
+        account.access_token
+    );
     app.close().await;
 }
 

@@ -3,7 +3,7 @@
 pub mod validate;
 
 use crate::{
-    components::form::{FormFlash, FormMessage, FormState, TextField},
+    components::form::{use_flash, FormFlash, FormMessage, FormState, TextField},
     error::AppError,
 };
 use leptos::prelude::*;
@@ -128,18 +128,10 @@ impl Auth {
     }
 }
 
-/// Reads the flash a failed no-JavaScript post of `form` left, during server rendering.
-fn flash_resource(form: &'static str) -> Resource<Option<FormFlash>> {
-    Resource::new_blocking(
-        || (),
-        move |_| async move { take_flash(form.to_string()).await.ok().flatten() },
-    )
-}
-
 #[component]
 pub fn LoginPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let flash = flash_resource("login");
+    let flash = use_flash("login");
     let query = use_query_map();
     view! {
         <main class="auth-page" id="main">
@@ -174,7 +166,7 @@ pub fn LoginPage() -> impl IntoView {
 #[component]
 pub fn SignupPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let flash = flash_resource("signup");
+    let flash = use_flash("signup");
     view! {
         <main class="auth-page" id="main">
             <div class="auth-card">

@@ -14,6 +14,19 @@ pub struct FormFlash {
     pub values: Vec<(String, String)>,
 }
 
+/// The flash a failed no-JavaScript post of `form` left, read (once) while the page renders.
+pub fn use_flash(form: &'static str) -> Resource<Option<FormFlash>> {
+    Resource::new_blocking(
+        || (),
+        move |_| async move {
+            crate::auth::take_flash(form.to_string())
+                .await
+                .ok()
+                .flatten()
+        },
+    )
+}
+
 /// The error and typed values of one form, whichever way it was submitted.
 #[derive(Clone, Copy)]
 pub struct FormState {

@@ -2,7 +2,7 @@
 
 use crate::{
     auth::{Auth, User},
-    components::form::{FormFlash, FormMessage, FormState, TextField},
+    components::form::{use_flash, FormFlash, FormMessage, FormState, TextField},
     error::AppError,
 };
 use leptos::prelude::*;
@@ -38,15 +38,7 @@ pub async fn update_profile(name: String, business_name: String) -> Result<User,
 pub fn SettingsPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let save = ServerAction::<UpdateProfile>::new();
-    let flash = Resource::new_blocking(
-        || (),
-        |_| async {
-            crate::auth::take_flash("profile".into())
-                .await
-                .ok()
-                .flatten()
-        },
-    );
+    let flash = use_flash("profile");
     // Refresh the header's business name after a save.
     Effect::new(move |_| {
         if matches!(save.value().get(), Some(Ok(_))) {

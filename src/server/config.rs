@@ -57,7 +57,9 @@ pub struct EnvWhatsApp {
 
 impl std::fmt::Debug for EnvWhatsApp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EnvWhatsApp").field("phone_number_id", &self.phone_number_id).finish_non_exhaustive()
+        f.debug_struct("EnvWhatsApp")
+            .field("phone_number_id", &self.phone_number_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -143,29 +145,44 @@ impl Config {
             bail!("AXIS_PUBLIC_URL must be https:// in production (Meta only calls https webhooks and session cookies need Secure)");
         }
 
-        let trust_proxy = flag(var("AXIS_TRUST_PROXY").as_deref(), "AXIS_TRUST_PROXY")?.unwrap_or(false);
+        let trust_proxy =
+            flag(var("AXIS_TRUST_PROXY").as_deref(), "AXIS_TRUST_PROXY")?.unwrap_or(false);
         let previous_master_keys = var("AXIS_MASTER_KEY_PREVIOUS")
-            .map(|v| v.split(',').map(str::trim).filter(|k| !k.is_empty()).map(MasterKey::from_base64).collect::<Result<Vec<_>>>())
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(MasterKey::from_base64)
+                    .collect::<Result<Vec<_>>>()
+            })
             .transpose()
             .context("AXIS_MASTER_KEY_PREVIOUS must be a comma-separated list of base64 keys")?
             .unwrap_or_default();
 
-        let graph_url = var("WHATSAPP_GRAPH_URL").unwrap_or_else(|| "https://graph.facebook.com".into()).trim_end_matches('/').to_string();
+        let graph_url = var("WHATSAPP_GRAPH_URL")
+            .unwrap_or_else(|| "https://graph.facebook.com".into())
+            .trim_end_matches('/')
+            .to_string();
         let g = url::Url::parse(&graph_url).context("WHATSAPP_GRAPH_URL is not a valid URL")?;
         if !matches!(g.scheme(), "http" | "https") {
             bail!("WHATSAPP_GRAPH_URL must be an http:// or https:// URL");
         }
-        let graph_version = var("WHATSAPP_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into());
+        let graph_version =
+            var("WHATSAPP_GRAPH_VERSION").unwrap_or_else(|| DEFAULT_GRAPH_VERSION.into());
         if !is_graph_version(&graph_version) {
             bail!("WHATSAPP_GRAPH_VERSION must look like v23.0, not `{graph_version}`");
         }
-        let sandbox = flag(var("AXIS_SANDBOX").as_deref(), "AXIS_SANDBOX")?.unwrap_or(env == Environment::Development);
+        let sandbox = flag(var("AXIS_SANDBOX").as_deref(), "AXIS_SANDBOX")?
+            .unwrap_or(env == Environment::Development);
         let sandbox_addr = var("AXIS_SANDBOX_ADDR")
             .unwrap_or_else(|| "127.0.0.1:0".into())
             .parse()
             .context("AXIS_SANDBOX_ADDR must be an address like 127.0.0.1:3101")?;
 
-        let env_whatsapp = match (var("WHATSAPP_PHONE_NUMBER_ID"), var("WHATSAPP_ACCESS_TOKEN")) {
+        let env_whatsapp = match (
+            var("WHATSAPP_PHONE_NUMBER_ID"),
+            var("WHATSAPP_ACCESS_TOKEN"),
+        ) {
             (Some(phone_number_id), Some(token)) => {
                 if !phone_number_id.chars().all(|c| c.is_ascii_digit()) {
                     bail!("WHATSAPP_PHONE_NUMBER_ID must be the numeric Phone Number ID");
@@ -231,7 +248,12 @@ fn flag(value: Option<&str>, name: &str) -> Result<Option<bool>> {
 fn is_graph_version(v: &str) -> bool {
     v.strip_prefix('v')
         .and_then(|rest| rest.split_once('.'))
-        .is_some_and(|(major, minor)| !major.is_empty() && major.chars().all(|c| c.is_ascii_digit()) && minor.chars().all(|c| c.is_ascii_digit()) && !minor.is_empty())
+        .is_some_and(|(major, minor)| {
+            !major.is_empty()
+                && major.chars().all(|c| c.is_ascii_digit())
+                && minor.chars().all(|c| c.is_ascii_digit())
+                && !minor.is_empty()
+        })
 }
 
 /// Development convenience: keep a generated key in the data directory, readable by the owner only.
@@ -364,17 +386,43 @@ mod tests {
         assert!(c.sandbox, "the sandbox is on in development");
         assert!(c.env_whatsapp.is_none());
         let key = MasterKey::generate().to_base64();
-        let prod = cfg(&[("AXIS_ENV", "production"), ("AXIS_MASTER_KEY", &key), ("AXIS_PUBLIC_URL", "https://x.example")], dir.path()).unwrap();
+        let prod = cfg(
+            &[
+                ("AXIS_ENV", "production"),
+                ("AXIS_MASTER_KEY", &key),
+                ("AXIS_PUBLIC_URL", "https://x.example"),
+            ],
+            dir.path(),
+        )
+        .unwrap();
         assert!(!prod.sandbox, "and off in production unless asked for");
-        assert!(cfg(&[("WHATSAPP_GRAPH_VERSION", "23")], dir.path()).unwrap_err().to_string().contains("v23.0"));
-        assert!(cfg(&[("WHATSAPP_PHONE_NUMBER_ID", "123")], dir.path()).unwrap_err().to_string().contains("WHATSAPP_ACCESS_TOKEN"));
+        assert!(cfg(&[("WHATSAPP_GRAPH_VERSION", "23")], dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("v23.0"));
+        assert!(cfg(&[("WHATSAPP_PHONE_NUMBER_ID", "123")], dir.path())
+            .unwrap_err()
+            .to_string()
+            .contains("WHATSAPP_ACCESS_TOKEN"));
         assert!(cfg(&[("AXIS_SANDBOX", "maybe")], dir.path()).is_err());
-        let e = cfg(&[("WHATSAPP_PHONE_NUMBER_ID", "123"), ("WHATSAPP_ACCESS_TOKEN", "EAAsecret"), ("WHATSAPP_GRAPH_URL", "http://127.0.0.1:9/")], dir.path()).unwrap();
+        let e = cfg(
+            &[
+                ("WHATSAPP_PHONE_NUMBER_ID", "123"),
+                ("WHATSAPP_ACCESS_TOKEN", "EAAsecret"),
+                ("WHATSAPP_GRAPH_URL", "http://127.0.0.1:9/"),
+            ],
+            dir.path(),
+        )
+        .unwrap();
         assert_eq!(e.graph_url, "http://127.0.0.1:9");
         let w = e.env_whatsapp.unwrap();
         assert!(!format!("{w:?}").contains("EAAsecret"));
         let prev = MasterKey::generate().to_base64();
-        let r = cfg(&[("AXIS_MASTER_KEY_PREVIOUS", &format!("{prev}, "))], dir.path()).unwrap();
+        let r = cfg(
+            &[("AXIS_MASTER_KEY_PREVIOUS", &format!("{prev}, "))],
+            dir.path(),
+        )
+        .unwrap();
         assert_eq!(r.previous_master_keys.len(), 1);
     }
 

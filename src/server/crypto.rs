@@ -39,7 +39,9 @@ pub struct Keyring {
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Keyring").field("current", &self.current.id).finish_non_exhaustive()
+        f.debug_struct("Keyring")
+            .field("current", &self.current.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -48,12 +50,18 @@ pub fn key_id(key: &MasterKey) -> String {
 }
 
 fn seal_key(key: &MasterKey) -> SealKey {
-    SealKey { id: key_id(key), cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0)) }
+    SealKey {
+        id: key_id(key),
+        cipher: Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(&key.0)),
+    }
 }
 
 impl Keyring {
     pub fn new(current: &MasterKey, previous: &[MasterKey]) -> Self {
-        Keyring { current: seal_key(current), previous: previous.iter().map(seal_key).collect() }
+        Keyring {
+            current: seal_key(current),
+            previous: previous.iter().map(seal_key).collect(),
+        }
     }
 
     pub fn current_id(&self) -> &str {
@@ -66,7 +74,13 @@ impl Keyring {
         let sealed = self
             .current
             .cipher
-            .encrypt(&nonce, Payload { msg: plaintext.as_bytes(), aad: context.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: context.as_bytes(),
+                },
+            )
             .expect("AES-GCM encryption does not fail for in-memory buffers");
         let mut blob = nonce.to_vec();
         blob.extend_from_slice(&sealed);
@@ -89,14 +103,25 @@ impl Keyring {
         let (nonce, sealed) = blob.split_at(12);
         let plain = key
             .cipher
-            .decrypt(aes_gcm::Nonce::from_slice(nonce), Payload { msg: sealed, aad: context.as_bytes() })
+            .decrypt(
+                aes_gcm::Nonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: context.as_bytes(),
+                },
+            )
             .map_err(|_| CryptoError::Tampered)?;
-        String::from_utf8(plain).map(SecretString::from).map_err(|_| CryptoError::Tampered)
+        String::from_utf8(plain)
+            .map(SecretString::from)
+            .map_err(|_| CryptoError::Tampered)
     }
 
     /// True when `stored` was sealed with a key other than the current one.
     pub fn needs_rotation(&self, stored: &str) -> bool {
-        stored.split('.').nth(1).is_some_and(|id| id != self.current.id)
+        stored
+            .split('.')
+            .nth(1)
+            .is_some_and(|id| id != self.current.id)
     }
 }
 
@@ -113,21 +138,38 @@ mod tests {
         assert_ne!(a, b, "a fresh nonce every time");
         assert!(!a.contains("EAAG"));
         assert!(a.starts_with(&format!("v1.{}.", ring.current_id())));
-        assert_eq!(ring.decrypt(&a, "t:1").unwrap().expose_secret(), "EAAG-token");
+        assert_eq!(
+            ring.decrypt(&a, "t:1").unwrap().expose_secret(),
+            "EAAG-token"
+        );
     }
 
     #[test]
     fn detects_tampering_and_moved_ciphertexts() {
         let ring = Keyring::new(&MasterKey([1; 32]), &[]);
         let sealed = ring.encrypt("secret", "whatsapp_connections.access_token:1");
-        assert_eq!(ring.decrypt(&sealed, "whatsapp_connections.access_token:2").unwrap_err(), CryptoError::Tampered);
+        assert_eq!(
+            ring.decrypt(&sealed, "whatsapp_connections.access_token:2")
+                .unwrap_err(),
+            CryptoError::Tampered
+        );
         let mut bytes = STANDARD.decode(sealed.rsplit('.').next().unwrap()).unwrap();
         let last = bytes.len() - 1;
         bytes[last] ^= 1;
         let flipped = format!("v1.{}.{}", ring.current_id(), STANDARD.encode(bytes));
-        assert_eq!(ring.decrypt(&flipped, "whatsapp_connections.access_token:1").unwrap_err(), CryptoError::Tampered);
-        assert_eq!(ring.decrypt("plain text", "x").unwrap_err(), CryptoError::Format);
-        assert_eq!(ring.decrypt("v1.abc.!!!", "x").unwrap_err(), CryptoError::UnknownKey("abc".into()));
+        assert_eq!(
+            ring.decrypt(&flipped, "whatsapp_connections.access_token:1")
+                .unwrap_err(),
+            CryptoError::Tampered
+        );
+        assert_eq!(
+            ring.decrypt("plain text", "x").unwrap_err(),
+            CryptoError::Format
+        );
+        assert_eq!(
+            ring.decrypt("v1.abc.!!!", "x").unwrap_err(),
+            CryptoError::UnknownKey("abc".into())
+        );
     }
 
     #[test]
@@ -136,12 +178,21 @@ mod tests {
         let new = MasterKey([2; 32]);
         let sealed_old = Keyring::new(&old, &[]).encrypt("secret", "c");
         let without_old = Keyring::new(&new, &[]);
-        assert!(matches!(without_old.decrypt(&sealed_old, "c"), Err(CryptoError::UnknownKey(_))));
+        assert!(matches!(
+            without_old.decrypt(&sealed_old, "c"),
+            Err(CryptoError::UnknownKey(_))
+        ));
         let ring = Keyring::new(&new, &[old]);
         assert!(ring.needs_rotation(&sealed_old));
-        assert_eq!(ring.decrypt(&sealed_old, "c").unwrap().expose_secret(), "secret");
+        assert_eq!(
+            ring.decrypt(&sealed_old, "c").unwrap().expose_secret(),
+            "secret"
+        );
         let resealed = ring.encrypt("secret", "c");
         assert!(!ring.needs_rotation(&resealed));
-        assert_eq!(without_old.decrypt(&resealed, "c").unwrap().expose_secret(), "secret");
+        assert_eq!(
+            without_old.decrypt(&resealed, "c").unwrap().expose_secret(),
+            "secret"
+        );
     }
 }

@@ -42,7 +42,9 @@ pub struct Credentials {
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials").field("phone_number_id", &self.phone_number_id).finish_non_exhaustive()
+        f.debug_struct("Credentials")
+            .field("phone_number_id", &self.phone_number_id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,19 +86,31 @@ pub struct WhatsAppService {
 
 impl std::fmt::Debug for WhatsAppService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WhatsAppService").field("live", &self.live.base_url()).finish_non_exhaustive()
+        f.debug_struct("WhatsAppService")
+            .field("live", &self.live.base_url())
+            .finish_non_exhaustive()
     }
 }
 
 impl WhatsAppService {
     pub async fn start(config: &Config, site_addr: SocketAddr) -> anyhow::Result<Arc<Self>> {
-        let live = GraphClient::new(GraphConfig::new(config.graph_url.clone(), config.graph_version.clone()))?;
+        let live = GraphClient::new(GraphConfig::new(
+            config.graph_url.clone(),
+            config.graph_version.clone(),
+        ))?;
         let sandbox = if config.sandbox {
             let sandbox = Sandbox::new(SandboxConfig::default());
             let (base_url, _task) = sandbox.serve(config.sandbox_addr).await?;
             tracing::info!(%base_url, "WhatsApp Cloud API sandbox running");
-            let client = GraphClient::new(GraphConfig::new(base_url.clone(), config.graph_version.clone()))?;
-            Some(SandboxRuntime { sandbox, client, base_url })
+            let client = GraphClient::new(GraphConfig::new(
+                base_url.clone(),
+                config.graph_version.clone(),
+            ))?;
+            Some(SandboxRuntime {
+                sandbox,
+                client,
+                base_url,
+            })
         } else {
             None
         };
@@ -107,7 +121,10 @@ impl WhatsAppService {
         };
         let live_is_meta = url::Url::parse(&config.graph_url)
             .ok()
-            .and_then(|u| u.host_str().map(|h| h == "facebook.com" || h.ends_with(".facebook.com")))
+            .and_then(|u| {
+                u.host_str()
+                    .map(|h| h == "facebook.com" || h.ends_with(".facebook.com"))
+            })
             .unwrap_or(false);
         Ok(Arc::new(WhatsAppService {
             live,
@@ -124,7 +141,10 @@ impl WhatsAppService {
         match mode {
             Mode::Live => Ok(&self.live),
             Mode::Sandbox => self.sandbox.as_ref().map(|s| &s.client).ok_or_else(|| {
-                AppError::invalid("form", "The sandbox is turned off on this server (AXIS_SANDBOX=off).")
+                AppError::invalid(
+                    "form",
+                    "The sandbox is turned off on this server (AXIS_SANDBOX=off).",
+                )
             }),
         }
     }
@@ -132,20 +152,35 @@ impl WhatsAppService {
 
 // ---- validation ---------------------------------------------------------------------------------
 
-fn numeric_id(errors: &mut FieldErrors, field: &str, label: &str, value: &str, required: bool) -> Option<String> {
+fn numeric_id(
+    errors: &mut FieldErrors,
+    field: &str,
+    label: &str,
+    value: &str,
+    required: bool,
+) -> Option<String> {
     let v = value.trim();
     if v.is_empty() {
         if required {
-            errors.add(field, format!("Enter the {label} from WhatsApp → API Setup in Meta for Developers."));
+            errors.add(
+                field,
+                format!("Enter the {label} from WhatsApp → API Setup in Meta for Developers."),
+            );
         }
         return None;
     }
     if v.starts_with('+') {
         errors.add(field, format!("This looks like a phone number. The {label} is a long number such as 123456789012345, shown under API Setup."));
     } else if !v.chars().all(|c| c.is_ascii_digit()) {
-        errors.add(field, format!("The {label} contains only digits, such as 123456789012345."));
+        errors.add(
+            field,
+            format!("The {label} contains only digits, such as 123456789012345."),
+        );
     } else if !(5..=25).contains(&v.len()) {
-        errors.add(field, format!("The {label} is a number of 5 to 25 digits; check that you copied all of it."));
+        errors.add(
+            field,
+            format!("The {label} is a number of 5 to 25 digits; check that you copied all of it."),
+        );
     }
     Some(v.to_string())
 }
@@ -155,11 +190,20 @@ fn token(errors: &mut FieldErrors, field: &str, value: &str, to_meta: bool) -> S
     if v.is_empty() {
         errors.add(field, "Paste your access token.");
     } else if v.chars().any(char::is_whitespace) {
-        errors.add(field, "An access token has no spaces or line breaks. Copy it again in one piece.");
+        errors.add(
+            field,
+            "An access token has no spaces or line breaks. Copy it again in one piece.",
+        );
     } else if v.len() < 20 {
-        errors.add(field, "This is too short to be an access token. Copy the whole token.");
+        errors.add(
+            field,
+            "This is too short to be an access token. Copy the whole token.",
+        );
     } else if to_meta && v.starts_with("SANDBOX") {
-        errors.add(field, "This is a sandbox token. It only works with the sandbox: use \"Use sandbox\" instead.");
+        errors.add(
+            field,
+            "This is a sandbox token. It only works with the sandbox: use \"Use sandbox\" instead.",
+        );
     }
     SecretString::from(v.to_string())
 }
@@ -171,39 +215,79 @@ pub fn parse_phone(errors: &mut FieldErrors, field: &str, value: &str) -> Option
         return None;
     }
     match phonenumber::parse(None, v) {
-        Ok(n) if phonenumber::is_valid(&n) => Some(n.format().mode(phonenumber::Mode::E164).to_string()),
+        Ok(n) if phonenumber::is_valid(&n) => {
+            Some(n.format().mode(phonenumber::Mode::E164).to_string())
+        }
         Ok(_) => {
-            errors.add(field, "This is not a valid phone number. Check the digits and the country code.");
+            errors.add(
+                field,
+                "This is not a valid phone number. Check the digits and the country code.",
+            );
             None
         }
         Err(_) => {
-            errors.add(field, "Enter the number with its country code, like +44 7911 123456.");
+            errors.add(
+                field,
+                "Enter the number with its country code, like +44 7911 123456.",
+            );
             None
         }
     }
 }
 
 /// `to_meta`: the credentials will go to Meta itself, so a sandbox token is refused here.
-pub fn validate(input: &ConnectInput, to_meta: bool) -> Result<(Credentials, Option<String>), AppError> {
+pub fn validate(
+    input: &ConnectInput,
+    to_meta: bool,
+) -> Result<(Credentials, Option<String>), AppError> {
     let mut errors = FieldErrors::new();
-    let phone_number_id = numeric_id(&mut errors, "phone_number_id", "Phone Number ID", &input.phone_number_id, true);
+    let phone_number_id = numeric_id(
+        &mut errors,
+        "phone_number_id",
+        "Phone Number ID",
+        &input.phone_number_id,
+        true,
+    );
     let access_token = token(&mut errors, "access_token", &input.access_token, to_meta);
-    let business_account_id = numeric_id(&mut errors, "business_account_id", "Business Account ID", &input.business_account_id, false);
+    let business_account_id = numeric_id(
+        &mut errors,
+        "business_account_id",
+        "Business Account ID",
+        &input.business_account_id,
+        false,
+    );
     let phone = parse_phone(&mut errors, "phone_number", &input.phone_number);
     let app_id = numeric_id(&mut errors, "app_id", "App ID", &input.app_id, false);
     let secret = input.app_secret.trim();
     if secret.chars().any(char::is_whitespace) {
-        errors.add("app_secret", "An App Secret has no spaces. Copy it again from App settings → Basic.");
+        errors.add(
+            "app_secret",
+            "An App Secret has no spaces. Copy it again from App settings → Basic.",
+        );
     }
     match (app_id.is_some(), secret.is_empty()) {
-        (true, true) => errors.add("app_secret", "Enter the App Secret too, or leave the App ID empty."),
-        (false, false) => errors.add("app_id", "Enter the App ID too, or leave the App Secret empty."),
+        (true, true) => errors.add(
+            "app_secret",
+            "Enter the App Secret too, or leave the App ID empty.",
+        ),
+        (false, false) => errors.add(
+            "app_id",
+            "Enter the App ID too, or leave the App Secret empty.",
+        ),
         _ => {}
     }
     errors.into_result()?;
-    let app = app_id.map(|app_id| AppCredentials { app_id, app_secret: SecretString::from(secret.to_string()) });
+    let app = app_id.map(|app_id| AppCredentials {
+        app_id,
+        app_secret: SecretString::from(secret.to_string()),
+    });
     Ok((
-        Credentials { phone_number_id: phone_number_id.unwrap_or_default(), access_token, business_account_id, app },
+        Credentials {
+            phone_number_id: phone_number_id.unwrap_or_default(),
+            access_token,
+            business_account_id,
+            app,
+        },
         phone,
     ))
 }
@@ -358,7 +442,12 @@ pub async fn check(client: &GraphClient, creds: &Credentials) -> Result<CheckOut
                 return Err(graph_failure(e, &creds.phone_number_id));
             }
             Ok(info) => info.kind(),
-            Err(e) if matches!(e.kind(), ErrorKind::InvalidToken | ErrorKind::InvalidParameter) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::InvalidToken | ErrorKind::InvalidParameter
+                ) =>
+            {
                 return Err(AppError::invalid(
                     "app_secret",
                     "Meta refused this App ID and App Secret. Copy both again from App settings → Basic in your Meta app.",
@@ -384,7 +473,13 @@ fn random_hex(bytes: usize) -> String {
 
 fn last4(token: &SecretString) -> String {
     let t = token.expose_secret();
-    t.chars().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect()
+    t.chars()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect()
 }
 
 fn token_columns(kind: TokenKind) -> (&'static str, Option<i64>) {
@@ -397,7 +492,13 @@ fn token_columns(kind: TokenKind) -> (&'static str, Option<i64>) {
 }
 
 fn health_json(p: &PhoneNumber) -> String {
-    serde_json::to_string(&p.health_status.as_ref().map(|h| h.problems()).unwrap_or_default()).unwrap_or_else(|_| "[]".into())
+    serde_json::to_string(
+        &p.health_status
+            .as_ref()
+            .map(|h| h.problems())
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|_| "[]".into())
 }
 
 /// Stores a checked connection for `user_id`, replacing any earlier one.
@@ -416,7 +517,10 @@ pub async fn save(
     let webhook_key = random_hex(16);
     let verify_token = random_hex(20);
     let mut tx = db.pool.begin().await?;
-    sqlx::query("DELETE FROM whatsapp_connections WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM whatsapp_connections WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO whatsapp_connections (user_id, mode, phone_number_id, business_account_id, phone_number, app_id, \
          access_token_enc, token_last4, app_secret_enc, token_kind, token_expires_at, verified_name, display_phone_number, \
@@ -476,14 +580,27 @@ pub async fn load(db: &Db, wa: &WhatsAppService, user_id: i64) -> Result<Option<
     else {
         return Ok(None);
     };
-    let mode = if row.try_get::<String, _>("mode")? == "sandbox" { Mode::Sandbox } else { Mode::Live };
-    let token = wa.keyring.decrypt(&row.try_get::<String, _>("access_token_enc")?, &ctx("access_token", user_id)).map_err(AppError::internal)?;
+    let mode = if row.try_get::<String, _>("mode")? == "sandbox" {
+        Mode::Sandbox
+    } else {
+        Mode::Live
+    };
+    let token = wa
+        .keyring
+        .decrypt(
+            &row.try_get::<String, _>("access_token_enc")?,
+            &ctx("access_token", user_id),
+        )
+        .map_err(AppError::internal)?;
     let app_id: Option<String> = row.try_get("app_id")?;
     let secret_enc: Option<String> = row.try_get("app_secret_enc")?;
     let app = match (app_id, secret_enc) {
         (Some(app_id), Some(enc)) => Some(AppCredentials {
             app_id,
-            app_secret: wa.keyring.decrypt(&enc, &ctx("app_secret", user_id)).map_err(AppError::internal)?,
+            app_secret: wa
+                .keyring
+                .decrypt(&enc, &ctx("app_secret", user_id))
+                .map_err(AppError::internal)?,
         }),
         _ => None,
     };
@@ -508,8 +625,13 @@ pub async fn load(db: &Db, wa: &WhatsAppService, user_id: i64) -> Result<Option<
 
 /// The sandbox keeps nothing across restarts: put a stored sandbox account back before use.
 fn restore_sandbox(wa: &WhatsAppService, stored: &Stored) {
-    let (Some(rt), Some(app)) = (&wa.sandbox, &stored.creds.app) else { return };
-    if rt.sandbox.knows_token(stored.creds.access_token.expose_secret()) {
+    let (Some(rt), Some(app)) = (&wa.sandbox, &stored.creds.app) else {
+        return;
+    };
+    if rt
+        .sandbox
+        .knows_token(stored.creds.access_token.expose_secret())
+    {
         return;
     }
     let account = SandboxAccount {
@@ -517,10 +639,23 @@ fn restore_sandbox(wa: &WhatsAppService, stored: &Stored) {
         app_secret: app.app_secret.expose_secret().to_string(),
         business_account_id: stored.creds.business_account_id.clone().unwrap_or_default(),
         phone_number_id: stored.creds.phone_number_id.clone(),
-        display_phone_number: stored.display_phone_number.clone().unwrap_or_default().chars().filter(char::is_ascii_digit).collect(),
+        display_phone_number: stored
+            .display_phone_number
+            .clone()
+            .unwrap_or_default()
+            .chars()
+            .filter(char::is_ascii_digit)
+            .collect(),
         access_token: stored.creds.access_token.expose_secret().to_string(),
     };
-    rt.sandbox.restore_account(&account, stored.verified_name.as_deref().unwrap_or("Sandbox Lettings"), Some(local_webhook(wa, &stored.webhook_key)));
+    rt.sandbox.restore_account(
+        &account,
+        stored
+            .verified_name
+            .as_deref()
+            .unwrap_or("Sandbox Lettings"),
+        Some(local_webhook(wa, &stored.webhook_key)),
+    );
 }
 
 fn local_webhook(wa: &WhatsAppService, key: &str) -> String {
@@ -529,30 +664,69 @@ fn local_webhook(wa: &WhatsAppService, key: &str) -> String {
 
 // ---- the operations the settings page offers ----------------------------------------------------
 
-pub async fn connect(db: &Db, wa: &WhatsAppService, user_id: i64, input: &ConnectInput) -> Result<(), AppError> {
+pub async fn connect(
+    db: &Db,
+    wa: &WhatsAppService,
+    user_id: i64,
+    input: &ConnectInput,
+) -> Result<(), AppError> {
     let (creds, phone) = validate(input, wa.live_is_meta)?;
     let outcome = check(wa.client(Mode::Live)?, &creds).await?;
-    save(db, wa, user_id, Mode::Live, &creds, phone.as_deref(), &outcome).await
+    save(
+        db,
+        wa,
+        user_id,
+        Mode::Live,
+        &creds,
+        phone.as_deref(),
+        &outcome,
+    )
+    .await
 }
 
 /// Creates a sandbox account for the user and connects it through the same checks as a real one.
-pub async fn connect_sandbox(db: &Db, wa: &WhatsAppService, user_id: i64, business_name: &str) -> Result<(), AppError> {
-    let rt = wa.sandbox.as_ref().ok_or_else(|| AppError::invalid("form", "The sandbox is turned off on this server (AXIS_SANDBOX=off)."))?;
-    let account = rt.sandbox.create_account(NewAccount { verified_name: business_name.to_string(), ..Default::default() });
+pub async fn connect_sandbox(
+    db: &Db,
+    wa: &WhatsAppService,
+    user_id: i64,
+    business_name: &str,
+) -> Result<(), AppError> {
+    let rt = wa.sandbox.as_ref().ok_or_else(|| {
+        AppError::invalid(
+            "form",
+            "The sandbox is turned off on this server (AXIS_SANDBOX=off).",
+        )
+    })?;
+    let account = rt.sandbox.create_account(NewAccount {
+        verified_name: business_name.to_string(),
+        ..Default::default()
+    });
     let creds = Credentials {
         phone_number_id: account.phone_number_id.clone(),
         access_token: SecretString::from(account.access_token.clone()),
         business_account_id: Some(account.business_account_id.clone()),
-        app: Some(AppCredentials { app_id: account.app_id.clone(), app_secret: SecretString::from(account.app_secret.clone()) }),
+        app: Some(AppCredentials {
+            app_id: account.app_id.clone(),
+            app_secret: SecretString::from(account.app_secret.clone()),
+        }),
     };
     let outcome = check(&rt.client, &creds).await?;
     save(db, wa, user_id, Mode::Sandbox, &creds, None, &outcome).await?;
-    let key: String = sqlx::query_scalar("SELECT webhook_key FROM whatsapp_connections WHERE user_id = $1").bind(user_id).fetch_one(&db.pool).await?;
-    rt.sandbox.set_webhook(&account.app_id, Some(local_webhook(wa, &key)));
+    let key: String =
+        sqlx::query_scalar("SELECT webhook_key FROM whatsapp_connections WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&db.pool)
+            .await?;
+    rt.sandbox
+        .set_webhook(&account.app_id, Some(local_webhook(wa, &key)));
     Ok(())
 }
 
-async fn record_check(db: &Db, user_id: i64, outcome: Result<&CheckOutcome, &AppError>) -> Result<(), AppError> {
+async fn record_check(
+    db: &Db,
+    user_id: i64,
+    outcome: Result<&CheckOutcome, &AppError>,
+) -> Result<(), AppError> {
     match outcome {
         Ok(o) => {
             let (kind, expires_at) = token_columns(o.token);
@@ -581,7 +755,10 @@ async fn record_check(db: &Db, user_id: i64, outcome: Result<&CheckOutcome, &App
             .await?;
         }
         Err(e) => {
-            let text = e.whatsapp().map(|p| p.title.clone()).unwrap_or_else(|| e.to_string());
+            let text = e
+                .whatsapp()
+                .map(|p| p.title.clone())
+                .unwrap_or_else(|| e.to_string());
             sqlx::query("UPDATE whatsapp_connections SET last_checked_at = $1, last_check_error = $2 WHERE user_id = $3")
                 .bind(now())
                 .bind(text)
@@ -602,12 +779,25 @@ pub async fn test(db: &Db, wa: &WhatsAppService, user_id: i64) -> Result<(), App
 }
 
 /// "Replace token": checks the new token with the stored IDs, then swaps it in.
-pub async fn replace_token(db: &Db, wa: &WhatsAppService, user_id: i64, new_token: &str) -> Result<(), AppError> {
+pub async fn replace_token(
+    db: &Db,
+    wa: &WhatsAppService,
+    user_id: i64,
+    new_token: &str,
+) -> Result<(), AppError> {
     let stored = load(db, wa, user_id).await?.ok_or(AppError::NotFound)?;
     let mut errors = FieldErrors::new();
-    let token = token(&mut errors, "access_token", new_token, stored.mode == Mode::Live && wa.live_is_meta);
+    let token = token(
+        &mut errors,
+        "access_token",
+        new_token,
+        stored.mode == Mode::Live && wa.live_is_meta,
+    );
     errors.into_result()?;
-    let creds = Credentials { access_token: token, ..stored.creds };
+    let creds = Credentials {
+        access_token: token,
+        ..stored.creds
+    };
     let outcome = check(wa.client(stored.mode)?, &creds).await?;
     sqlx::query("UPDATE whatsapp_connections SET access_token_enc = $1, token_last4 = $2 WHERE user_id = $3")
         .bind(wa.keyring.encrypt(creds.access_token.expose_secret(), &ctx("access_token", user_id)))
@@ -621,7 +811,10 @@ pub async fn replace_token(db: &Db, wa: &WhatsAppService, user_id: i64, new_toke
 }
 
 pub async fn disconnect(db: &Db, user_id: i64) -> Result<(), AppError> {
-    let done = sqlx::query("DELETE FROM whatsapp_connections WHERE user_id = $1").bind(user_id).execute(&db.pool).await?;
+    let done = sqlx::query("DELETE FROM whatsapp_connections WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&db.pool)
+        .await?;
     if done.rows_affected() == 0 {
         return Err(AppError::NotFound);
     }
@@ -636,7 +829,11 @@ pub async fn test_env(wa: &WhatsAppService) -> Result<EnvManagedView, AppError> 
         phone_number_id: env.phone_number_id.clone(),
         access_token: env.access_token.clone(),
         business_account_id: env.business_account_id.clone(),
-        app: env.app_id.clone().zip(env.app_secret.clone()).map(|(app_id, app_secret)| AppCredentials { app_id, app_secret }),
+        app: env
+            .app_id
+            .clone()
+            .zip(env.app_secret.clone())
+            .map(|(app_id, app_secret)| AppCredentials { app_id, app_secret }),
     };
     let o = check(&wa.live, &creds).await?;
     Ok(EnvManagedView {
@@ -651,8 +848,12 @@ pub async fn test_env(wa: &WhatsAppService) -> Result<EnvManagedView, AppError> 
 // ---- what the page shows ------------------------------------------------------------------------
 
 pub fn format_time(ts: i64) -> String {
-    let fmt = time::macros::format_description!("[day] [month repr:short] [year] [hour]:[minute] UTC");
-    time::OffsetDateTime::from_unix_timestamp(ts).ok().and_then(|t| t.format(&fmt).ok()).unwrap_or_default()
+    let fmt =
+        time::macros::format_description!("[day] [month repr:short] [year] [hour]:[minute] UTC");
+    time::OffsetDateTime::from_unix_timestamp(ts)
+        .ok()
+        .and_then(|t| t.format(&fmt).ok())
+        .unwrap_or_default()
 }
 
 fn token_view(kind: &str, expires_at: Option<i64>) -> TokenView {
@@ -664,13 +865,27 @@ fn token_view(kind: &str, expires_at: Option<i64>) -> TokenView {
     }
 }
 
-pub async fn page(db: &Db, wa: &WhatsAppService, public_url: &str, user_id: i64) -> Result<WhatsAppPage, AppError> {
-    let row = sqlx::query("SELECT * FROM whatsapp_connections WHERE user_id = $1").bind(user_id).fetch_optional(&db.pool).await?;
+pub async fn page(
+    db: &Db,
+    wa: &WhatsAppService,
+    public_url: &str,
+    user_id: i64,
+) -> Result<WhatsAppPage, AppError> {
+    let row = sqlx::query("SELECT * FROM whatsapp_connections WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_optional(&db.pool)
+        .await?;
     let connection = match row {
         None => None,
         Some(r) => {
             let key: String = r.try_get("webhook_key")?;
-            let verify = wa.keyring.decrypt(&r.try_get::<String, _>("verify_token_enc")?, &ctx("verify_token", user_id)).map_err(AppError::internal)?;
+            let verify = wa
+                .keyring
+                .decrypt(
+                    &r.try_get::<String, _>("verify_token_enc")?,
+                    &ctx("verify_token", user_id),
+                )
+                .map_err(AppError::internal)?;
             let health: Option<String> = r.try_get("health_problems")?;
             Some(ConnectionView {
                 sandbox: r.try_get::<String, _>("mode")? == "sandbox",
@@ -680,7 +895,10 @@ pub async fn page(db: &Db, wa: &WhatsAppService, public_url: &str, user_id: i64)
                 app_id: r.try_get("app_id")?,
                 has_app_secret: r.try_get::<Option<String>, _>("app_secret_enc")?.is_some(),
                 token_last4: r.try_get("token_last4")?,
-                token: token_view(&r.try_get::<String, _>("token_kind")?, r.try_get("token_expires_at")?),
+                token: token_view(
+                    &r.try_get::<String, _>("token_kind")?,
+                    r.try_get("token_expires_at")?,
+                ),
                 verified_name: r.try_get("verified_name")?,
                 display_phone_number: r.try_get("display_phone_number")?,
                 quality_rating: r.try_get("quality_rating")?,
@@ -690,7 +908,9 @@ pub async fn page(db: &Db, wa: &WhatsAppService, public_url: &str, user_id: i64)
                 account_mode: r.try_get("account_mode")?,
                 throughput_level: r.try_get("throughput_level")?,
                 messaging_limit: r.try_get("messaging_limit")?,
-                health_problems: health.and_then(|h| serde_json::from_str(&h).ok()).unwrap_or_default(),
+                health_problems: health
+                    .and_then(|h| serde_json::from_str(&h).ok())
+                    .unwrap_or_default(),
                 connected_at_text: format_time(r.try_get("connected_at")?),
                 last_checked_at_text: format_time(r.try_get("last_checked_at")?),
                 last_check_error: r.try_get("last_check_error")?,
@@ -717,8 +937,12 @@ pub async fn rotate_secrets(db: &Db, keyring: &Keyring) -> Result<usize, AppErro
         let user_id: i64 = r.try_get("user_id")?;
         for column in ["access_token", "app_secret", "verify_token"] {
             let stored: Option<String> = r.try_get(format!("{column}_enc").as_str())?;
-            let Some(stored) = stored.filter(|s| keyring.needs_rotation(s)) else { continue };
-            let plain = keyring.decrypt(&stored, &ctx(column, user_id)).map_err(AppError::internal)?;
+            let Some(stored) = stored.filter(|s| keyring.needs_rotation(s)) else {
+                continue;
+            };
+            let plain = keyring
+                .decrypt(&stored, &ctx(column, user_id))
+                .map_err(AppError::internal)?;
             let resealed = keyring.encrypt(plain.expose_secret(), &ctx(column, user_id));
             sqlx::query(&format!("UPDATE whatsapp_connections SET {column}_enc = $1 WHERE user_id = $2 AND {column}_enc = $3"))
                 .bind(resealed)
@@ -763,30 +987,49 @@ mod tests {
             app_secret: String::new(),
         };
         let e = validate(&bad, true).unwrap_err();
-        assert!(e.field("phone_number_id").unwrap().contains("looks like a phone number"));
+        assert!(e
+            .field("phone_number_id")
+            .unwrap()
+            .contains("looks like a phone number"));
         assert!(e.field("access_token").unwrap().contains("no spaces"));
-        assert!(e.field("business_account_id").unwrap().contains("only digits"));
+        assert!(e
+            .field("business_account_id")
+            .unwrap()
+            .contains("only digits"));
         assert!(e.field("phone_number").unwrap().contains("country code"));
         assert!(e.field("app_secret").unwrap().contains("App Secret too"));
         let e = validate(&ConnectInput::default(), true).unwrap_err();
         assert!(e.field("phone_number_id").unwrap().contains("API Setup"));
-        assert_eq!(e.field("access_token").as_deref(), Some("Paste your access token."));
+        assert_eq!(
+            e.field("access_token").as_deref(),
+            Some("Paste your access token.")
+        );
     }
 
     #[test]
     fn phone_numbers_become_e164() {
         let mut i = input();
         i.phone_number = "+44 7911 123456".into();
-        assert_eq!(validate(&i, true).unwrap().1.as_deref(), Some("+447911123456"));
+        assert_eq!(
+            validate(&i, true).unwrap().1.as_deref(),
+            Some("+447911123456")
+        );
         i.phone_number = "+1 555".into();
-        assert!(validate(&i, true).unwrap_err().field("phone_number").is_some());
+        assert!(validate(&i, true)
+            .unwrap_err()
+            .field("phone_number")
+            .is_some());
     }
 
     #[test]
     fn sandbox_tokens_never_go_to_meta() {
         let mut i = input();
         i.access_token = "SANDBOXabcdefghijklmnopqrstuvwxyz".into();
-        assert!(validate(&i, true).unwrap_err().field("access_token").unwrap().contains("sandbox token"));
+        assert!(validate(&i, true)
+            .unwrap_err()
+            .field("access_token")
+            .unwrap()
+            .contains("sandbox token"));
         assert!(validate(&i, false).is_ok());
     }
 
@@ -812,9 +1055,17 @@ mod tests {
         assert!(p.explanation.contains("expired"));
         assert_eq!(p.fbtrace_id.as_deref(), Some("Atrace"));
         assert_eq!(p.meta_message.as_deref(), Some("details from Meta"));
-        assert_eq!(problem(&api(100, Some(33)), "42").title, "Phone number not registered");
-        assert!(problem(&api(100, Some(33)), "42").explanation.contains("42"));
-        assert_eq!(problem(&api(133010, None), "1").title, "Phone number not registered");
+        assert_eq!(
+            problem(&api(100, Some(33)), "42").title,
+            "Phone number not registered"
+        );
+        assert!(problem(&api(100, Some(33)), "42")
+            .explanation
+            .contains("42"));
+        assert_eq!(
+            problem(&api(133010, None), "1").title,
+            "Phone number not registered"
+        );
         for code in [4, 80007, 130429] {
             assert_eq!(problem(&api(code, None), "1").title, "Rate limit exceeded");
         }
@@ -824,6 +1075,9 @@ mod tests {
         let t = problem(&GraphError::Timeout, "1");
         assert_eq!(t.title, "Could not reach WhatsApp");
         assert!(t.steps[0].contains("Nothing was saved"));
-        assert_eq!(problem(&GraphError::Network("refused".into()), "1").code, None);
+        assert_eq!(
+            problem(&GraphError::Network("refused".into()), "1").code,
+            None
+        );
     }
 }

@@ -2,8 +2,7 @@
 
 use super::*;
 use crate::{
-    auth::take_flash,
-    components::form::{FormFlash, FormMessage, FormState, TextField},
+    components::form::{use_flash, FormFlash, FormMessage, FormState, TextField},
     error::WhatsAppProblem,
 };
 
@@ -39,16 +38,16 @@ fn problem_of<T: Clone + Send + Sync + 'static>(
     })
 }
 
-fn flash(form: &'static str) -> Resource<Option<FormFlash>> {
-    Resource::new_blocking(|| (), move |_| async move { take_flash(form.to_string()).await.ok().flatten() })
-}
-
 /// The connection form of the setup guide's step 6, with the optional advanced fields.
 #[component]
-pub fn ConnectForm(action: ServerAction<ConnectWhatsapp>, flash: Option<FormFlash>) -> impl IntoView {
+pub fn ConnectForm(
+    action: ServerAction<ConnectWhatsapp>,
+    flash: Option<FormFlash>,
+) -> impl IntoView {
     let problem = problem_of(action.value(), flash.as_ref().map(|f| f.error.clone()));
     let form = FormState::new(action.value(), flash);
-    let open_advanced = form.value("app_id").is_some_and(|v| !v.is_empty()) || form.field("app_secret").get_untracked().is_some();
+    let open_advanced = form.value("app_id").is_some_and(|v| !v.is_empty())
+        || form.field("app_secret").get_untracked().is_some();
     view! {
         <ActionForm action=action attr:novalidate=true attr:class="stack" attr:id="connect-form">
             <FormMessage message=form.message()/>
@@ -111,17 +110,28 @@ fn CopyField(label: &'static str, name: &'static str, value: String) -> impl Int
 }
 
 fn row(label: &'static str, value: Option<String>) -> impl IntoView {
-    value.filter(|v| !v.is_empty()).map(|v| view! { <dt>{label}</dt><dd>{v}</dd> })
+    value
+        .filter(|v| !v.is_empty())
+        .map(|v| view! { <dt>{label}</dt><dd>{v}</dd> })
 }
 
 #[component]
-fn ConnectionCard(c: ConnectionView, test: ServerAction<TestWhatsapp>, replace: ServerAction<ReplaceWhatsappToken>, disconnect: ServerAction<DisconnectWhatsapp>, flashes: (Option<FormFlash>, Option<FormFlash>)) -> impl IntoView {
+fn ConnectionCard(
+    c: ConnectionView,
+    test: ServerAction<TestWhatsapp>,
+    replace: ServerAction<ReplaceWhatsappToken>,
+    disconnect: ServerAction<DisconnectWhatsapp>,
+    flashes: (Option<FormFlash>, Option<FormFlash>),
+) -> impl IntoView {
     let test_problem = problem_of(test.value(), flashes.0.as_ref().map(|f| f.error.clone()));
     let replace_form = FormState::new(replace.value(), flashes.1.clone());
     let replace_problem = problem_of(replace.value(), flashes.1.as_ref().map(|f| f.error.clone()));
     let temporary = c.token.kind == "temporary";
     let expiring = c.token.kind == "expiring";
-    let title = c.verified_name.clone().unwrap_or_else(|| "WhatsApp Business number".into());
+    let title = c
+        .verified_name
+        .clone()
+        .unwrap_or_else(|| "WhatsApp Business number".into());
     view! {
         <section class="card connection" aria-labelledby="connection-h">
             <div class="card-head">
@@ -231,7 +241,12 @@ pub fn WhatsAppSettingsPage() -> impl IntoView {
         },
         |_| get_whatsapp(),
     );
-    let flashes = (flash("whatsapp-connect"), flash("whatsapp-sandbox"), flash("whatsapp-test"), flash("whatsapp-replace"));
+    let flashes = (
+        use_flash("whatsapp-connect"),
+        use_flash("whatsapp-sandbox"),
+        use_flash("whatsapp-test"),
+        use_flash("whatsapp-replace"),
+    );
     view! {
         <h1>"WhatsApp Integration"</h1>
         <p class="lead">

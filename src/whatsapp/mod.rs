@@ -94,7 +94,13 @@ pub async fn get_whatsapp() -> Result<WhatsAppPage, AppError> {
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
-        whatsapp::page(&state.db, &state.whatsapp, &state.config.public_url, user_id).await
+        whatsapp::page(
+            &state.db,
+            &state.whatsapp,
+            &state.config.public_url,
+            user_id,
+        )
+        .await
     }
     .await;
     srv::finish("", &[], result).await
@@ -140,7 +146,10 @@ pub async fn connect_sandbox() -> Result<(), AppError> {
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
-        let business = auth::user_by_id(&state.db, user_id).await?.map(|u| u.business_name).unwrap_or_default();
+        let business = auth::user_by_id(&state.db, user_id)
+            .await?
+            .map(|u| u.business_name)
+            .unwrap_or_default();
         whatsapp::connect_sandbox(&state.db, &state.whatsapp, user_id, &business).await
     }
     .await;
@@ -201,8 +210,15 @@ mod tests {
 
     #[test]
     fn time_left_reads_well() {
-        let t = |s| TokenView { kind: "temporary".into(), expires_at_text: None, seconds_left: Some(s) };
-        assert_eq!(t(23 * 3600 + 10 * 60).time_left().as_deref(), Some("23 h 10 min"));
+        let t = |s| TokenView {
+            kind: "temporary".into(),
+            expires_at_text: None,
+            seconds_left: Some(s),
+        };
+        assert_eq!(
+            t(23 * 3600 + 10 * 60).time_left().as_deref(),
+            Some("23 h 10 min")
+        );
         assert_eq!(t(-5).time_left().as_deref(), Some("expired"));
         assert_eq!(t(10 * 86_400).time_left().as_deref(), Some("10 days"));
         assert!(t(1).label().starts_with("Temporary"));

@@ -104,8 +104,16 @@ impl Sandbox {
 
     /// Puts back an account created earlier (the sandbox keeps nothing across restarts; the app
     /// stores the credentials and restores them on use). Does nothing if it is already there.
-    pub fn restore_account(&self, account: &SandboxAccount, verified_name: &str, webhook_url: Option<String>) {
-        self.inner.state.lock().restore_account(account, verified_name, webhook_url);
+    pub fn restore_account(
+        &self,
+        account: &SandboxAccount,
+        verified_name: &str,
+        webhook_url: Option<String>,
+    ) {
+        self.inner
+            .state
+            .lock()
+            .restore_account(account, verified_name, webhook_url);
     }
 
     /// True when the sandbox knows this token.

@@ -196,14 +196,31 @@ impl State {
         token
     }
 
-    pub fn restore_account(&mut self, a: &SandboxAccount, verified_name: &str, webhook_url: Option<String>) {
+    pub fn restore_account(
+        &mut self,
+        a: &SandboxAccount,
+        verified_name: &str,
+        webhook_url: Option<String>,
+    ) {
         if self.tokens.contains_key(&a.access_token) {
             return;
         }
-        self.apps.insert(a.app_id.clone(), App { secret: a.app_secret.clone(), webhook_url });
+        self.apps.insert(
+            a.app_id.clone(),
+            App {
+                secret: a.app_secret.clone(),
+                webhook_url,
+            },
+        );
         self.tokens.insert(
             a.access_token.clone(),
-            Token { app_id: a.app_id.clone(), waba_id: a.business_account_id.clone(), temporary_until: None, expired: false, user_id: numeric_id() },
+            Token {
+                app_id: a.app_id.clone(),
+                waba_id: a.business_account_id.clone(),
+                temporary_until: None,
+                expired: false,
+                user_id: numeric_id(),
+            },
         );
         self.numbers.insert(
             a.phone_number_id.clone(),
@@ -214,7 +231,9 @@ impl State {
                 verified_name: verified_name.to_string(),
             },
         );
-        self.templates.entry(a.business_account_id.clone()).or_insert_with(|| Self::starter_templates());
+        self.templates
+            .entry(a.business_account_id.clone())
+            .or_insert_with(|| Self::starter_templates());
     }
 
     fn starter_templates() -> Vec<StoredTemplate> {
@@ -268,7 +287,8 @@ impl State {
                 verified_name: new.verified_name,
             },
         );
-        self.templates.insert(waba_id.clone(), Self::starter_templates());
+        self.templates
+            .insert(waba_id.clone(), Self::starter_templates());
         SandboxAccount {
             app_id,
             app_secret,
