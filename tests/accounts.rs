@@ -321,12 +321,20 @@ async fn pages_need_a_session_and_guests_pages_send_members_on(app: TestApp) -> 
     }
     assert_eq!(b.get("/login").await.status, StatusCode::OK);
     assert_eq!(b.get("/signup").await.status, StatusCode::OK);
-    let r = b.call("current_user", &[], Client::Wasm).await;
-    assert_eq!(
-        r.json(),
-        serde_json::Value::Null,
-        "no user without a session"
-    );
+    for endpoint in ["current_user", "logout", "update_profile"] {
+        let r = b
+            .call(
+                endpoint,
+                &[("name", "x"), ("business_name", "y")],
+                Client::Wasm,
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNAUTHORIZED,
+            "{endpoint} needs a session"
+        );
+    }
 
     b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
         .await;

@@ -69,6 +69,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 pub async fn logout() -> Result<(), AppError> {
     use crate::server::{self as srv, auth};
     let result = async {
+        srv::require_user_id().await?;
         auth::end_session(&srv::session().await?).await?;
         leptos_axum::redirect("/login");
         Ok(())
@@ -80,14 +81,17 @@ pub async fn logout() -> Result<(), AppError> {
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<User>, AppError> {
     use crate::server::{self as srv, auth};
-    let state = srv::app_state()?;
-    let session = srv::session().await?;
-    match session.get::<i64>(auth::SESSION_USER_KEY).await? {
-        Some(id) => auth::user_by_id(&state.db, id).await,
-        None => Ok(None),
+    let result = async {
+        let state = srv::app_state()?;
+        let id = srv::require_user_id().await?;
+        auth::user_by_id(&state.db, id).await
     }
+    .await;
+    srv::finish("", &[], result).await
 }
 
+/// The one server function open without a session besides sign-up and log-in: it returns only
+/// the caller's own one-time form error (the log-in and sign-up pages need it).
 #[server(endpoint = "take_flash")]
 pub async fn take_flash(form: String) -> Result<Option<FormFlash>, AppError> {
     crate::server::take_flash(&form).await

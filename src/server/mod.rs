@@ -177,6 +177,11 @@ pub async fn client_ip(trust_proxy: bool) -> String {
         .unwrap_or_else(|| "unknown".into())
 }
 
+/// True when this request is a call of a server function (not a page being rendered).
+pub fn is_server_fn_request() -> bool {
+    use_context::<axum::http::request::Parts>().is_some_and(|p| p.uri.path().starts_with("/api/"))
+}
+
 /// True for an ordinary HTML form submission (no WASM): the browser wants a page back.
 pub fn is_plain_form_post() -> bool {
     use_context::<axum::http::request::Parts>()
@@ -198,7 +203,9 @@ pub async fn finish<T>(
     result: Result<T, AppError>,
 ) -> Result<T, AppError> {
     if let Err(error) = &result {
-        if !is_plain_form_post() {
+        if !is_server_fn_request() {
+            // Called while rendering a page: the page's own status is not this function's to set.
+        } else if !is_plain_form_post() {
             // A plain form post keeps leptos_axum's 302 back to the page instead.
             if let Some(res) = use_context::<ResponseOptions>() {
                 res.set_status(
