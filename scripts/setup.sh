@@ -48,6 +48,10 @@ if [ $want_test = 1 ]; then
     log "installing Debian's Chromium for the end-to-end tests"
     apt_install chromium
   fi
+  if ! command -v pdftotext >/dev/null || ! command -v qpdf >/dev/null; then
+    log "installing pdftotext and qpdf for the PDF tests"
+    apt_install poppler-utils qpdf
+  fi
   if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
     if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
       log "installing PostgreSQL for the integration tests"

@@ -2,9 +2,9 @@
 
 use crate::{
     auth::{Auth, LoginPage, SignupPage},
-    pages::{
-        guide::GuidePage, invoices::InvoicesPage, not_found::NotFound, settings::SettingsPage,
-    },
+    invoices::pages::InvoicesPage,
+    invoices::pages::{InvoiceDetailPage, InvoiceFormPage, PropertiesPage, TenantsPage},
+    pages::{guide::GuidePage, not_found::NotFound, settings::SettingsPage},
     whatsapp::WhatsAppSettingsPage,
 };
 use leptos::prelude::*;
@@ -69,6 +69,11 @@ pub fn App() -> impl IntoView {
                 <ParentRoute path=path!("") view=AppLayout ssr=SsrMode::Async>
                     <Route path=path!("") view=|| view! { <Redirect path="/invoices"/> } ssr=SsrMode::Async/>
                     <Route path=path!("invoices") view=|| view! { <Title text="Invoices"/><InvoicesPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("invoices/new") view=|| view! { <Title text="Create invoice"/><InvoiceFormPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("invoices/:id") view=|| view! { <Title text="Invoice"/><InvoiceDetailPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("invoices/:id/edit") view=|| view! { <Title text="Edit invoice"/><InvoiceFormPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("tenants") view=|| view! { <Title text="Tenants"/><TenantsPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("properties") view=|| view! { <Title text="Properties"/><PropertiesPage/> } ssr=SsrMode::Async/>
                     <Route path=path!("onboarding") view=|| view! { <Title text="Setup guide"/><GuidePage/> } ssr=SsrMode::Async/>
                     <Route path=path!("settings") view=|| view! { <Title text="Settings"/><SettingsPage/> } ssr=SsrMode::Async/>
                     <Route path=path!("settings/whatsapp") view=|| view! { <Title text="WhatsApp Integration"/><WhatsAppSettingsPage/> } ssr=SsrMode::Async/>

@@ -4,6 +4,7 @@ pub mod app;
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod invoices;
 pub mod pages;
 pub mod whatsapp;
 

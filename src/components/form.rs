@@ -57,6 +57,15 @@ impl FormState {
         Signal::derive(move || error.get().and_then(|e| e.field(name)))
     }
 
+    /// The message for a field whose name is computed (for example `lines.3.quantity`).
+    pub fn field_dyn(
+        &self,
+        name: impl Fn() -> String + Send + Sync + 'static,
+    ) -> Signal<Option<String>> {
+        let error = self.error;
+        Signal::derive(move || error.get().and_then(|e| e.field(&name())))
+    }
+
     /// The message that is not tied to one field (also validation messages keyed `form`).
     pub fn message(&self) -> Signal<Option<String>> {
         let error = self.error;

@@ -47,6 +47,7 @@ pub fn SettingsPage() -> impl IntoView {
     });
     view! {
         <h1>"Settings"</h1>
+        <BusinessProfile/>
         <section class="card" aria-labelledby="integrations-heading">
             <h2 id="integrations-heading">"Integrations"</h2>
             <p>
@@ -83,6 +84,48 @@ pub fn SettingsPage() -> impl IntoView {
                     }
                 })}
             </Suspense>
+        </section>
+    }
+}
+
+/// The business details printed on invoices, and the defaults for new tenants and invoices.
+#[component]
+fn BusinessProfile() -> impl IntoView {
+    use crate::invoices::api::{get_business_profile, SaveBusinessProfile};
+    let save = ServerAction::<SaveBusinessProfile>::new();
+    let data = Resource::new_blocking(move || save.version().get(), |_| get_business_profile());
+    let flash = use_flash("business-profile");
+    view! {
+        <section class="card" aria-labelledby="business-heading">
+            <h2 id="business-heading">"Business profile"</h2>
+            <p class="hint">"Printed on your invoices. The currency and country are the defaults for new invoices and tenants' phone numbers."</p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let form = FormState::new(save.value(), flash.await);
+                    let p = data.await.unwrap_or_default();
+                    let v = move |name: &str, current: &str| form.value(name).unwrap_or_else(|| current.to_string());
+                    view! {
+                        <ActionForm action=save attr:novalidate=true attr:class="stack">
+                            <FormMessage message=form.message()/>
+                            <div class="field"><label for="field-address">"Address " <span class="optional">"(optional)"</span></label>
+                                <textarea id="field-address" name="address" rows="3">{v("address", &p.address)}</textarea>
+                                <p class="field-error" aria-live="polite">{move || form.field("address").get()}</p></div>
+                            <TextField label="Tax id" name="tax_id" value=v("tax_id", &p.tax_id) error=form.field("tax_id")/>
+                            <div class="field"><label for="field-payment_instructions">"Payment instructions " <span class="optional">"(optional)"</span></label>
+                                <textarea id="field-payment_instructions" name="payment_instructions" rows="3">{v("payment_instructions", &p.payment_instructions)}</textarea></div>
+                            <TextField label="Default currency" name="default_currency" required=true hint="ISO 4217 code, like GBP, EUR or USD."
+                                value=v("default_currency", &p.default_currency) error=form.field("default_currency")/>
+                            <TextField label="Default country" name="default_country" required=true hint="Two letters, like GB, DE or US: for phone numbers without a country code, and the paper size."
+                                value=v("default_country", &p.default_country) error=form.field("default_country")/>
+                            <TextField label="Invoice number prefix" name="invoice_prefix" value=v("invoice_prefix", &p.invoice_prefix) error=form.field("invoice_prefix")/>
+                            <div class="actions">
+                                <button type="submit" class="button primary">"Save business profile"</button>
+                                <p class="status" role="status">{move || matches!(save.value().get(), Some(Ok(_))).then_some("Saved.")}</p>
+                            </div>
+                        </ActionForm>
+                    }
+                })}
+            </Transition>
         </section>
     }
 }

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod config;
 pub mod crypto;
 pub mod db;
+pub mod invoices;
 pub mod security;
 pub mod sessions;
 pub mod state;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/invoices/{id}/pdf", get(invoice_pdf))
         .leptos_routes_with_context(&state, routes, leptos::nonce::provide_nonce, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -89,6 +91,62 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// `GET /invoices/{id}/pdf[?download=1]`: the invoice's PDF, for its owner only.
+async fn invoice_pdf(
+    State(state): State<AppState>,
+    session: Session,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    axum::extract::Query(query): axum::extract::Query<std::collections::HashMap<String, String>>,
+) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    let Ok(Some(user_id)) = session.get::<i64>(auth::SESSION_USER_KEY).await else {
+        return axum::response::Redirect::to("/login").into_response();
+    };
+    match invoices::pdf(&state.db, user_id, id).await {
+        Ok((filename, bytes)) => {
+            let safe: String = filename
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            let disposition = if query.contains_key("download") {
+                "attachment"
+            } else {
+                "inline"
+            };
+            let mut res = bytes.into_response();
+            let h = res.headers_mut();
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/pdf"),
+            );
+            if let Ok(v) = HeaderValue::from_str(&format!("{disposition}; filename=\"{safe}\"")) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            h.insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+            // Shown inside the invoice page: this site may frame it, no one else.
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static("default-src 'none'; frame-ancestors 'self'"),
+            );
+            h.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
+            res
+        }
+        Err(crate::error::AppError::NotFound) => {
+            (StatusCode::NOT_FOUND, "Not found.").into_response()
+        }
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    }
 }
 
 async fn healthz() -> impl IntoResponse {

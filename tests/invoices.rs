@@ -1,0 +1,765 @@
+//! Invoices, tenants, properties and the business profile through the real router, on SQLite and
+//! PostgreSQL: numbering, totals, statuses, the table's paging/sorting/search/filter, ownership of
+//! every server function, and the PDF (checked with pdftotext and qpdf).
+
+mod common;
+
+use axis_crm::error::AppError;
+use axum::http::StatusCode;
+use common::{Backend, Browser, Client, TestApp};
+use serde_json::Value;
+
+const PASSWORD: &str = "correct horse battery";
+
+async fn call(b: &mut Browser<'_>, endpoint: &str, form: &[(&str, &str)]) -> common::Resp {
+    b.call(endpoint, form, Client::Wasm).await
+}
+
+async fn ok(b: &mut Browser<'_>, endpoint: &str, form: &[(&str, &str)]) -> Value {
+    let r = call(b, endpoint, form).await;
+    assert_eq!(r.status, StatusCode::OK, "{endpoint}: {}", r.body);
+    r.json()
+}
+
+async fn property(b: &mut Browser<'_>, name: &str, units: &str) -> i64 {
+    ok(
+        b,
+        "properties/save",
+        &[
+            ("id", ""),
+            ("name", name),
+            ("address", "1 Road"),
+            ("units", units),
+        ],
+    )
+    .await
+    .as_i64()
+    .unwrap()
+}
+
+async fn unit_id(b: &mut Browser<'_>, property: i64, unit: &str) -> String {
+    let people = ok(b, "tenants/list", &[]).await;
+    let p = people["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == property)
+        .unwrap()
+        .clone();
+    p["units"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == unit)
+        .unwrap()["id"]
+        .to_string()
+}
+
+async fn tenant(b: &mut Browser<'_>, name: &str, phone: &str, unit: &str) -> i64 {
+    ok(
+        b,
+        "tenants/save",
+        &[
+            ("id", ""),
+            ("name", name),
+            ("phone", phone),
+            ("email", ""),
+            ("property_id", ""),
+            ("unit_id", unit),
+        ],
+    )
+    .await
+    .as_i64()
+    .unwrap()
+}
+
+/// Saves an invoice; `lines` are (description, quantity, unit price, tax %).
+async fn invoice(
+    b: &mut Browser<'_>,
+    id: &str,
+    number: &str,
+    tenant: i64,
+    due: &str,
+    lines: &[(&str, &str, &str, &str)],
+    intent: &str,
+) -> common::Resp {
+    let tenant = tenant.to_string();
+    let mut form: Vec<(String, String)> = vec![
+        ("id".into(), id.into()),
+        ("number".into(), number.into()),
+        ("tenant_id".into(), tenant),
+        ("issue_date".into(), "2026-01-01".into()),
+        ("due_date".into(), due.into()),
+        ("currency".into(), "GBP".into()),
+        ("notes".into(), "Thanks".into()),
+        ("intent".into(), intent.into()),
+    ];
+    for (i, (d, q, p, t)) in lines.iter().enumerate() {
+        form.push((format!("lines[{i}][description]"), d.to_string()));
+        form.push((format!("lines[{i}][quantity]"), q.to_string()));
+        form.push((format!("lines[{i}][unit_price]"), p.to_string()));
+        form.push((format!("lines[{i}][tax_rate]"), t.to_string()));
+    }
+    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    call(b, "invoices/save", &pairs).await
+}
+
+async fn list(
+    b: &mut Browser<'_>,
+    page: i64,
+    sort: &str,
+    dir: &str,
+    q: &str,
+    status: &str,
+) -> Value {
+    let page = page.to_string();
+    ok(
+        b,
+        "invoices/list",
+        &[
+            ("page", &page),
+            ("sort", sort),
+            ("dir", dir),
+            ("q", q),
+            ("status", status),
+        ],
+    )
+    .await
+}
+
+async fn numbering_totals_and_statuses(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let mut b = app.browser();
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    let p = property(&mut b, "Harbour View", "Flat 1\nFlat 2").await;
+    let u = unit_id(&mut b, p, "Flat 2").await;
+    let t = tenant(&mut b, "Ana Pereira", "07911 123456", &u).await;
+
+    let editor = ok(&mut b, "invoices/editor", &[]).await;
+    assert_eq!(editor["draft"]["number"], "INV-0001");
+    assert_eq!(editor["draft"]["currency"], "GBP");
+    let r = invoice(
+        &mut b,
+        "",
+        "INV-0001",
+        t,
+        "2026-01-15",
+        &[
+            ("Rent", "1", "950", "0"),
+            ("Cleaning", "3", "33.333", "20"),
+            ("", "", "", ""),
+        ],
+        "issue",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let id = r.json().as_i64().unwrap();
+    assert_eq!(r.location(), Some(format!("/invoices/{id}").as_str()));
+    let (sub, tax, total): (i64, i64, i64) =
+        sqlx::query_as("SELECT subtotal_minor, tax_minor, total_minor FROM invoices")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (sub, tax, total),
+        (105_000, 2_000, 107_000),
+        "each line rounded, then added"
+    );
+    let d = ok(&mut b, "invoices/detail", &[("id", &id.to_string())]).await;
+    assert_eq!(d["total"], "£1,070.00");
+    assert_eq!(d["status"], "overdue", "issued and past its due date");
+    assert_eq!(d["property"], "Harbour View, Flat 2");
+    assert_eq!(d["tenant_phone"], "+447911123456");
+    assert_eq!(
+        ok(&mut b, "invoices/editor", &[]).await["draft"]["number"],
+        "INV-0002",
+        "the counter moved on"
+    );
+
+    // The number is unique per user.
+    let dup = invoice(
+        &mut b,
+        "",
+        "INV-0001",
+        t,
+        "2026-01-15",
+        &[("Rent", "1", "1", "0")],
+        "issue",
+    )
+    .await;
+    assert!(dup
+        .error()
+        .field("number")
+        .unwrap()
+        .contains("already used"));
+    // Another user may use the same number.
+    let mut c = app.browser();
+    c.signup("Bo", "Bo Homes", "bo@example.com", PASSWORD).await;
+    let tb = tenant(&mut c, "Bo Tenant", "+44 7911 000111", "").await;
+    assert_eq!(
+        invoice(
+            &mut c,
+            "",
+            "INV-0001",
+            tb,
+            "2026-01-15",
+            &[("Rent", "1", "1", "0")],
+            "issue"
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+
+    // Statuses move only along the allowed paths.
+    let sid = id.to_string();
+    assert_eq!(
+        call(
+            &mut b,
+            "invoices/status",
+            &[("id", &sid), ("status", "paid")]
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    let r = call(
+        &mut b,
+        "invoices/status",
+        &[("id", &sid), ("status", "void")],
+    )
+    .await;
+    assert!(r
+        .error()
+        .field("form")
+        .unwrap()
+        .contains("paid invoice cannot become void"));
+    let r = invoice(
+        &mut b,
+        &sid,
+        "INV-0001",
+        t,
+        "2026-01-15",
+        &[("Rent", "1", "1", "0")],
+        "issue",
+    )
+    .await;
+    assert!(r
+        .error()
+        .field("form")
+        .unwrap()
+        .contains("can no longer be changed"));
+    assert_eq!(
+        ok(&mut b, "invoices/detail", &[("id", &sid)]).await["status"],
+        "paid"
+    );
+
+    // Drafts can be edited and then issued; void ends everything.
+    let r = invoice(
+        &mut b,
+        "",
+        "DRAFT-1",
+        t,
+        "2099-01-31",
+        &[("Deposit", "1", "500", "0")],
+        "draft",
+    )
+    .await;
+    let did = r.json().as_i64().unwrap().to_string();
+    assert_eq!(
+        ok(&mut b, "invoices/detail", &[("id", &did)]).await["status"],
+        "draft"
+    );
+    let r = invoice(
+        &mut b,
+        &did,
+        "DRAFT-1",
+        t,
+        "2099-01-31",
+        &[("Deposit", "2", "500", "0")],
+        "issue",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let d = ok(&mut b, "invoices/detail", &[("id", &did)]).await;
+    assert_eq!(
+        (d["status"].as_str(), d["total"].as_str()),
+        (Some("issued"), Some("£1,000.00"))
+    );
+    assert_eq!(
+        call(
+            &mut b,
+            "invoices/status",
+            &[("id", &did), ("status", "void")]
+        )
+        .await
+        .status,
+        StatusCode::OK
+    );
+    app.close().await;
+}
+
+async fn bad_input_is_explained_and_changes_nothing(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let mut b = app.browser();
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    let r = call(
+        &mut b,
+        "tenants/save",
+        &[
+            ("id", ""),
+            ("name", ""),
+            ("phone", "12"),
+            ("email", "x@"),
+            ("property_id", ""),
+            ("unit_id", ""),
+        ],
+    )
+    .await;
+    let e = r.error();
+    assert!(
+        e.field("name").is_some() && e.field("phone").is_some() && e.field("email").is_some(),
+        "{e:?}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM tenants").await, 0);
+
+    // A fixed line is kept but flagged: WhatsApp needs a mobile.
+    let t = tenant(&mut b, "Grace", "0117 496 0123", "").await;
+    let people = ok(&mut b, "tenants/list", &[]).await;
+    assert_eq!(people["tenants"][0]["is_mobile"], false);
+    assert_eq!(people["tenants"][0]["phone"], "+441174960123");
+    assert_eq!(people["tenants"][0]["phone_raw"], "0117 496 0123");
+
+    let r = invoice(
+        &mut b,
+        "",
+        "",
+        t,
+        "2025-01-01",
+        &[("", "0", "abc", "150")],
+        "issue",
+    )
+    .await;
+    let e = r.error();
+    for f in [
+        "number",
+        "due_date",
+        "lines.0.description",
+        "lines.0.quantity",
+        "lines.0.unit_price",
+        "lines.0.tax_rate",
+    ] {
+        assert!(e.field(f).is_some(), "{f}: {e:?}");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM invoices").await, 0);
+    let r = call(
+        &mut b,
+        "profile/save",
+        &[
+            ("address", ""),
+            ("tax_id", ""),
+            ("payment_instructions", ""),
+            ("default_currency", "POUND"),
+            ("default_country", "XX"),
+            ("invoice_prefix", ""),
+        ],
+    )
+    .await;
+    let e = r.error();
+    assert!(e.field("default_currency").is_some() && e.field("default_country").is_some());
+    app.close().await;
+}
+
+async fn the_table_pages_sorts_searches_and_filters(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let mut b = app.browser();
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    assert_eq!(list(&mut b, 1, "", "", "", "").await["empty_account"], true);
+    assert_eq!(
+        call(&mut b, "invoices/sample", &[]).await.status,
+        StatusCode::OK
+    );
+    let all = list(&mut b, 1, "", "", "", "").await;
+    assert_eq!(all["total"], 8);
+    assert_eq!(all["empty_account"], false);
+    let statuses: std::collections::HashSet<String> = all["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap().to_string())
+        .collect();
+    for s in ["draft", "issued", "overdue", "paid", "void"] {
+        assert!(
+            statuses.contains(s),
+            "sample data has a {s} invoice: {statuses:?}"
+        );
+    }
+    // Sorting by amount, both ways.
+    let amounts = |v: &Value| {
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["amount"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let asc = amounts(&list(&mut b, 1, "amount", "asc", "", "").await);
+    let desc = amounts(&list(&mut b, 1, "amount", "desc", "", "").await);
+    assert_eq!(asc.first(), desc.last());
+    assert_eq!(asc.first().map(String::as_str), Some("£129.00"));
+    // Search by tenant (any script) and by number.
+    let r = list(&mut b, 1, "", "", "अनीता", "").await;
+    assert_eq!(r["total"], 1);
+    assert_eq!(
+        list(&mut b, 1, "", "", "inv-0003", "").await["rows"][0]["number"],
+        "INV-0003"
+    );
+    // Filters.
+    assert_eq!(list(&mut b, 1, "", "", "", "overdue").await["total"], 1);
+    assert_eq!(list(&mut b, 1, "", "", "", "paid").await["total"], 1);
+    assert_eq!(list(&mut b, 1, "", "", "", "void").await["total"], 1);
+    assert_eq!(list(&mut b, 1, "", "", "", "draft").await["total"], 1);
+    // Paging: 30 more invoices make two pages of 25.
+    let t = ok(&mut b, "tenants/list", &[]).await["tenants"][0]["id"]
+        .as_i64()
+        .unwrap();
+    for i in 0..30 {
+        let n = format!("BULK-{i:03}");
+        assert_eq!(
+            invoice(
+                &mut b,
+                "",
+                &n,
+                t,
+                "2099-12-31",
+                &[("Rent", "1", "10", "0")],
+                "issue"
+            )
+            .await
+            .status,
+            StatusCode::OK
+        );
+    }
+    let p1 = list(&mut b, 1, "number", "asc", "bulk", "").await;
+    let p2 = list(&mut b, 2, "number", "asc", "bulk", "").await;
+    assert_eq!(
+        (p1["total"].as_i64(), p1["pages"].as_i64()),
+        (Some(30), Some(2))
+    );
+    assert_eq!(p1["rows"].as_array().unwrap().len(), 25);
+    assert_eq!(p2["rows"].as_array().unwrap().len(), 5);
+    assert_eq!(p2["rows"][0]["number"], "BULK-025");
+    // The page renders without JavaScript, with sort links and the pager.
+    let html = b
+        .get("/invoices?page=2&sort=number&dir=asc&q=bulk")
+        .await
+        .body;
+    assert!(html.contains("BULK-029") && html.contains("Page 2 of 2"));
+    assert!(html.contains("aria-sort=\"ascending\""));
+    app.close().await;
+}
+
+async fn every_function_keeps_to_its_owner(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let mut ana = app.browser();
+    ana.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    let p = property(&mut ana, "Harbour View", "Flat 1").await;
+    let u = unit_id(&mut ana, p, "Flat 1").await;
+    let t = tenant(&mut ana, "Ana Pereira", "07911 123456", &u).await;
+    let id = invoice(
+        &mut ana,
+        "",
+        "INV-0001",
+        t,
+        "2099-01-15",
+        &[("Rent", "1", "950", "0")],
+        "issue",
+    )
+    .await
+    .json()
+    .as_i64()
+    .unwrap();
+    let (sid, st, sp) = (id.to_string(), t.to_string(), p.to_string());
+
+    let mut eve = app.browser();
+    eve.signup("Eve", "Eve Lets", "eve@example.com", PASSWORD)
+        .await;
+    assert_eq!(
+        call(&mut eve, "invoices/detail", &[("id", &sid)])
+            .await
+            .error(),
+        AppError::NotFound
+    );
+    assert_eq!(
+        call(&mut eve, "invoices/editor", &[("id", &sid)])
+            .await
+            .error(),
+        AppError::NotFound
+    );
+    assert_eq!(
+        call(
+            &mut eve,
+            "invoices/status",
+            &[("id", &sid), ("status", "paid")]
+        )
+        .await
+        .error(),
+        AppError::NotFound
+    );
+    assert_eq!(
+        invoice(
+            &mut eve,
+            &sid,
+            "X",
+            t,
+            "2099-01-15",
+            &[("x", "1", "1", "0")],
+            "issue"
+        )
+        .await
+        .error()
+        .field("tenant_id")
+        .map(|_| ()),
+        Some(()),
+        "Eve cannot use Ana's tenant"
+    );
+    let et = tenant(&mut eve, "Eve T", "", "").await;
+    assert_eq!(
+        invoice(
+            &mut eve,
+            &sid,
+            "X",
+            et,
+            "2099-01-15",
+            &[("x", "1", "1", "0")],
+            "issue"
+        )
+        .await
+        .error(),
+        AppError::NotFound
+    );
+    assert_eq!(
+        call(
+            &mut eve,
+            "tenants/save",
+            &[
+                ("id", &st),
+                ("name", "Hijack"),
+                ("phone", ""),
+                ("email", ""),
+                ("property_id", ""),
+                ("unit_id", "")
+            ]
+        )
+        .await
+        .error(),
+        AppError::NotFound
+    );
+    assert!(call(
+        &mut eve,
+        "tenants/save",
+        &[
+            ("id", ""),
+            ("name", "x"),
+            ("phone", ""),
+            ("email", ""),
+            ("property_id", ""),
+            ("unit_id", &u)
+        ]
+    )
+    .await
+    .error()
+    .field("unit_id")
+    .is_some());
+    assert_eq!(
+        call(
+            &mut eve,
+            "properties/save",
+            &[
+                ("id", &sp),
+                ("name", "Mine"),
+                ("address", ""),
+                ("units", "")
+            ]
+        )
+        .await
+        .error(),
+        AppError::NotFound
+    );
+    let l = list(&mut eve, 1, "", "", "", "").await;
+    assert_eq!(l["total"], 0);
+    assert_eq!(
+        ok(&mut eve, "tenants/list", &[]).await["properties"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        eve.get(&format!("/invoices/{id}/pdf")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // Nothing of Ana's changed.
+    assert_eq!(
+        ok(&mut ana, "invoices/detail", &[("id", &sid)]).await["status"],
+        "issued"
+    );
+    assert_eq!(
+        ok(&mut ana, "tenants/list", &[]).await["tenants"][0]["name"],
+        "Ana Pereira"
+    );
+    // And without a session, nothing at all.
+    let mut anon = app.browser();
+    for e in [
+        "invoices/list",
+        "invoices/detail",
+        "invoices/editor",
+        "invoices/save",
+        "invoices/status",
+        "invoices/sample",
+        "tenants/list",
+        "tenants/save",
+        "properties/save",
+        "profile/get",
+        "profile/save",
+    ] {
+        let r = call(&mut anon, e, &[]).await;
+        assert!(
+            !r.status.is_success(),
+            "{e} answered {} without a session",
+            r.status
+        );
+    }
+    assert_eq!(
+        anon.get(&format!("/invoices/{id}/pdf")).await.status,
+        StatusCode::SEE_OTHER
+    );
+    app.close().await;
+}
+
+fn pdftotext(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("i.pdf");
+    std::fs::write(&path, pdf).unwrap();
+    let qpdf = std::process::Command::new("qpdf")
+        .arg("--check")
+        .arg(&path)
+        .output()
+        .expect("qpdf is installed (scripts/setup.sh --test)");
+    assert!(
+        qpdf.status.success(),
+        "qpdf --check: {}",
+        String::from_utf8_lossy(&qpdf.stdout)
+    );
+    let out = std::process::Command::new("pdftotext")
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext is installed (scripts/setup.sh --test)");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn the_pdf_has_the_invoice_in_every_script(backend: Backend) {
+    let app = TestApp::new(backend).await;
+    let mut b = app.browser();
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    ok(
+        &mut b,
+        "profile/save",
+        &[
+            ("address", "12 Harbour Road\nBristol"),
+            ("tax_id", "GB123"),
+            ("payment_instructions", "Sort code 12-34-56"),
+            ("default_currency", "GBP"),
+            ("default_country", "GB"),
+            ("invoice_prefix", "INV-"),
+        ],
+    )
+    .await;
+    // (An Arabic name without the lam-alef ligature: poppler's pdftotext reverses the characters
+    // inside that ligature when it reorders right-to-left text, although the PDF maps it in
+    // logical order.)
+    for name in ["Ana Pereira", "محمد أحمد", "अनीता शर्मा", "Иван Петров"]
+    {
+        let t = tenant(&mut b, name, "", "").await;
+        let n = format!("INV-{}", t);
+        let r = invoice(
+            &mut b,
+            "",
+            &n,
+            t,
+            "2099-01-15",
+            &[("Rent", "1", "950", "0"), ("Cleaning", "2", "25", "20")],
+            "issue",
+        )
+        .await;
+        let id = r.json().as_i64().unwrap();
+        let res = b.get(&format!("/invoices/{id}/pdf")).await;
+        assert_eq!(res.status, StatusCode::OK);
+        assert_eq!(res.header("content-type"), Some("application/pdf"));
+        assert!(res
+            .header("content-disposition")
+            .unwrap()
+            .starts_with("inline"));
+        assert!(res
+            .header("content-security-policy")
+            .unwrap()
+            .contains("frame-ancestors 'self'"));
+        // The test client reads bodies as UTF-8; fetch the bytes directly for the PDF checks.
+        let bytes = pdf_bytes(&app, &b, id).await;
+        assert!(bytes.len() < 60_000, "{} bytes", bytes.len());
+        let text = pdftotext(&bytes);
+        for needle in [
+            n.as_str(),
+            name,
+            "£1,010.00",
+            "Silva Lettings",
+            "Sort code 12-34-56",
+        ] {
+            assert!(text.contains(needle), "{needle:?} not in:\n{text}");
+        }
+        assert_eq!(
+            bytes,
+            pdf_bytes(&app, &b, id).await,
+            "same invoice, same bytes"
+        );
+    }
+    let d = b.get("/invoices/1/pdf?download=1").await;
+    assert!(d
+        .header("content-disposition")
+        .unwrap()
+        .starts_with("attachment; filename=\"INV-"));
+    app.close().await;
+}
+
+async fn pdf_bytes(app: &TestApp, b: &Browser<'_>, id: i64) -> Vec<u8> {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let req = axum::http::Request::get(format!("/invoices/{id}/pdf"))
+        .header("host", common::HOST)
+        .header(
+            "cookie",
+            format!(
+                "{}={}",
+                axis_crm::server::SESSION_COOKIE,
+                b.cookie.as_ref().unwrap()
+            ),
+        )
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let res = app.router.clone().oneshot(req).await.unwrap();
+    res.into_body().collect().await.unwrap().to_bytes().to_vec()
+}
+
+per_backend!(
+    numbering_totals_and_statuses,
+    bad_input_is_explained_and_changes_nothing,
+    the_table_pages_sorts_searches_and_filters,
+    every_function_keeps_to_its_owner,
+    the_pdf_has_the_invoice_in_every_script,
+);
