@@ -73,9 +73,9 @@ test("settings save the business name shown in the header", async ({ page }, inf
     await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
   }
   await page.getByLabel("Business name").fill("");
-  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("button", { name: "Save account details" }).click();
   await expect(page.locator("#field-business_name-error")).toHaveText("Enter your business name.");
   await page.getByLabel("Business name").fill("Silva & Daughters");
-  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("button", { name: "Save account details" }).click();
   await expect(page.locator(".business")).toHaveText("Silva & Daughters");
 });

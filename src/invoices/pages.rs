@@ -347,7 +347,7 @@ fn InvoiceForm(
                 <div class="field" class:has-error=move || form.field("currency").get().is_some()>
                     <label for="field-currency">"Currency"</label>
                     <p class="hint" id="field-currency-hint">"ISO code, like GBP, EUR or USD."</p>
-                    <input id="field-currency" name="currency" maxlength="3" prop:value=move || currency.get()
+                    <input id="field-currency" name="currency" maxlength="3" value=currency.get_untracked()
                         on:input=move |ev| currency.set(event_target_value(&ev)) aria-describedby="field-currency-hint field-currency-error"/>
                     <p class="field-error" id="field-currency-error" aria-live="polite">{move || form.field("currency").get()}</p>
                 </div>
@@ -369,16 +369,16 @@ fn InvoiceForm(
                                     let label = move |what: &'static str| move || format!("{what}, line {}", pos() + 1);
                                     view! {
                                         <tr>
-                                            <td><input name=name("description") aria-label=label("Description") prop:value=move || row.description.get()
+                                            <td><input name=name("description") aria-label=label("Description") value=row.description.get_untracked()
                                                 on:input=move |ev| row.description.set(event_target_value(&ev))/>
                                                 <span class="field-error">{err("description")}</span></td>
-                                            <td><input name=name("quantity") inputmode="decimal" aria-label=label("Quantity") prop:value=move || row.quantity.get()
+                                            <td><input name=name("quantity") inputmode="decimal" aria-label=label("Quantity") value=row.quantity.get_untracked()
                                                 on:input=move |ev| row.quantity.set(event_target_value(&ev))/>
                                                 <span class="field-error">{err("quantity")}</span></td>
-                                            <td><input name=name("unit_price") inputmode="decimal" aria-label=label("Unit price") prop:value=move || row.unit_price.get()
+                                            <td><input name=name("unit_price") inputmode="decimal" aria-label=label("Unit price") value=row.unit_price.get_untracked()
                                                 on:input=move |ev| row.unit_price.set(event_target_value(&ev))/>
                                                 <span class="field-error">{err("unit_price")}</span></td>
-                                            <td><input name=name("tax_rate") inputmode="decimal" aria-label=label("Tax rate in percent") prop:value=move || row.tax_rate.get()
+                                            <td><input name=name("tax_rate") inputmode="decimal" aria-label=label("Tax rate in percent") value=row.tax_rate.get_untracked()
                                                 on:input=move |ev| row.tax_rate.set(event_target_value(&ev))/>
                                                 <span class="field-error">{err("tax_rate")}</span></td>
                                             <td><button type="button" class="button subtle-dark js-only" aria-label=label("Remove")

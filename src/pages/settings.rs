@@ -73,7 +73,7 @@ pub fn SettingsPage() -> impl IntoView {
                                     value=form.value("business_name").unwrap_or(user.business_name.clone())
                                     error=form.field("business_name")/>
                                 <div class="actions">
-                                    <button type="submit" class="button primary">"Save"</button>
+                                    <button type="submit" class="button primary">"Save account details"</button>
                                     <p class="status" role="status">
                                         {move || matches!(save.value().get(), Some(Ok(_))).then_some("Saved.")}
                                     </p>

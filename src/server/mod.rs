@@ -134,10 +134,11 @@ async fn invoice_pdf(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("private, no-store"),
             );
-            // Shown inside the invoice page: this site may frame it, no one else.
+            // Shown inside the invoice page: this site may frame it, no one else. (No `default-src`:
+            // it would also forbid the browser's own PDF viewer.)
             h.insert(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; frame-ancestors 'self'"),
+                HeaderValue::from_static("frame-ancestors 'self'"),
             );
             h.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
             res
