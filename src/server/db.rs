@@ -60,6 +60,15 @@ impl Db {
         .context("database migration failed")
     }
 
+    /// Keeps the query planner's statistics current (SQLite's recommended `PRAGMA optimize`;
+    /// PostgreSQL's autovacuum does this by itself).
+    pub async fn optimize(&self) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Sqlite {
+            sqlx::query("PRAGMA optimize").execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
     /// Cheap round trip for the readiness probe.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")

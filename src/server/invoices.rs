@@ -669,14 +669,21 @@ pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList
     if !q.q.is_empty() {
         args.push(format!(
             "%{}%",
-            q.q.to_lowercase()
-                .replace('\\', "\\\\")
+            q.q.replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         ));
         let n = args.len() + 1;
+        // Tenants are few: match their names first, then invoices by tenant id or by number.
+        // Case-insensitive: SQLite's LIKE already is (for ASCII); PostgreSQL has ILIKE.
+        let like = if db.backend == super::db::Backend::Postgres {
+            "ILIKE"
+        } else {
+            "LIKE"
+        };
         filter.push_str(&format!(
-            " AND (LOWER(i.number) LIKE ${n} ESCAPE '\\' OR LOWER(t.name) LIKE ${n} ESCAPE '\\')"
+            " AND (i.number {like} ${n} ESCAPE '\\' OR i.tenant_id IN \
+             (SELECT id FROM tenants WHERE user_id = $1 AND name {like} ${n} ESCAPE '\\'))"
         ));
     }
     match q.status.as_str() {
@@ -701,8 +708,11 @@ pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList
         "phone" => format!("t.phone_e164 {dir}"),
         _ => format!("i.due_date {dir}"),
     };
-    let from = "FROM invoices i JOIN tenants t ON t.id = i.tenant_id LEFT JOIN properties p ON p.id = t.property_id LEFT JOIN units u ON u.id = t.unit_id";
-    let count_sql = format!("SELECT COUNT(*) {from} WHERE {filter}");
+    // LEFT JOIN (tenant_id is NOT NULL, so the result is the same) keeps SQLite driving the query
+    // from the invoices' index instead of reordering the join.
+    let from = "FROM invoices i LEFT JOIN tenants t ON t.id = i.tenant_id LEFT JOIN properties p ON p.id = t.property_id LEFT JOIN units u ON u.id = t.unit_id";
+    // The count needs no join: the search matches tenants in a sub-query.
+    let count_sql = format!("SELECT COUNT(*) FROM invoices i WHERE {filter}");
     let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(user_id);
     for a in &args {
         count = count.bind(a);

@@ -44,6 +44,7 @@ pub async fn prepare(
 ) -> anyhow::Result<AppState> {
     let db = db::Db::connect(&config.database_url).await?;
     db.migrate().await?;
+    db.optimize().await?;
     let whatsapp = whatsapp::WhatsAppService::start(&config, leptos_options.site_addr).await?;
     Ok(AppState {
         leptos_options,
@@ -184,6 +185,9 @@ pub fn spawn_housekeeping(state: &AppState) -> tokio::task::JoinHandle<()> {
             }
             if let Err(e) = auth::prune_login_failures(&db).await {
                 tracing::warn!(error = %e, "could not prune login failures");
+            }
+            if let Err(e) = db.optimize().await {
+                tracing::warn!(error = %e, "could not refresh query statistics");
             }
         }
     })
