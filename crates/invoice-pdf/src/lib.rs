@@ -98,7 +98,7 @@ static BOLD: &[u8] = include_bytes!("../fonts/NotoSans-Bold.ttf");
 static ARABIC: &[u8] = include_bytes!("../fonts/NotoSansArabic-Regular.ttf");
 static DEVANAGARI: &[u8] = include_bytes!("../fonts/NotoSansDevanagari-Regular.ttf");
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Face {
     Regular,
     Bold,
@@ -128,6 +128,35 @@ impl Face {
     fn loaded(self) -> &'static Loaded {
         &fonts().0[self as usize]
     }
+}
+
+/// Shaping plans (the font's features compiled for a direction and script): compiling one costs
+/// more than shaping a short string, and an invoice needs only a handful, so they are kept.
+fn plan(
+    face: Face,
+    direction: rustybuzz::Direction,
+    script: Option<rustybuzz::Script>,
+) -> std::sync::Arc<rustybuzz::ShapePlan> {
+    type Key = (Face, rustybuzz::Direction, Option<rustybuzz::Script>);
+    static PLANS: OnceLock<
+        std::sync::Mutex<std::collections::HashMap<Key, std::sync::Arc<rustybuzz::ShapePlan>>>,
+    > = OnceLock::new();
+    let mut plans = PLANS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    plans
+        .entry((face, direction, script))
+        .or_insert_with(|| {
+            std::sync::Arc::new(rustybuzz::ShapePlan::new(
+                &face.loaded().shaper,
+                direction,
+                script,
+                None,
+                &[],
+            ))
+        })
+        .clone()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,8 +218,8 @@ fn shape(text: &str, base: Face) -> Vec<Run> {
             let mut buffer = rustybuzz::UnicodeBuffer::new();
             buffer.push_str(&piece);
             buffer.guess_segment_properties();
-            let rtl = buffer.direction() == rustybuzz::Direction::RightToLeft;
-            let out = rustybuzz::shape(&loaded.shaper, &[], buffer);
+            let plan = plan(face, buffer.direction(), Some(buffer.script()));
+            let out = rustybuzz::shape_with_plan(&loaded.shaper, &plan, buffer);
             let infos = out.glyph_infos();
             let positions = out.glyph_positions();
             // Cluster boundaries, to map every glyph back to its characters (for ToUnicode).
@@ -222,7 +251,7 @@ fn shape(text: &str, base: Face) -> Vec<Run> {
                     )
                 })
                 .collect();
-            let _ = rtl; // rustybuzz returns right-to-left runs in visual order already
+            // (rustybuzz returns right-to-left runs in visual order already.)
             Run {
                 face,
                 text: piece,
