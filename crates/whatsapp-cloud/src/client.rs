@@ -121,6 +121,39 @@ impl GraphClient {
         })
     }
 
+    /// Reads every page of a Graph edge (`limit=100`, following `paging.cursors.after` while
+    /// Meta says there is a `next` page), up to `max_pages`.
+    async fn all_pages<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        fields: &str,
+        max_pages: usize,
+        token: &SecretString,
+        app_secret: Option<&SecretString>,
+    ) -> Result<Vec<T>, GraphError> {
+        let mut out = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..max_pages {
+            let mut req = self
+                .request(Method::GET, path, token, app_secret)
+                .query(&[("fields", fields), ("limit", "100")]);
+            if let Some(a) = &after {
+                req = req.query(&[("after", a)]);
+            }
+            let page: Page<T> = Self::send(req).await?;
+            out.extend(page.data);
+            after = page
+                .paging
+                .filter(|p| p.next.is_some())
+                .and_then(|p| p.cursors)
+                .and_then(|c| c.after);
+            if after.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
     /// Reads a phone number's status. Confirms that the token can see the Phone Number ID.
     pub async fn phone_number(
         &self,
@@ -150,38 +183,14 @@ impl GraphClient {
         token: &SecretString,
         app_secret: Option<&SecretString>,
     ) -> Result<Vec<PhoneNumber>, GraphError> {
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        for _ in 0..10 {
-            let mut req = self
-                .request(
-                    Method::GET,
-                    &format!("{waba_id}/phone_numbers"),
-                    token,
-                    app_secret,
-                )
-                .query(&[
-                    (
-                        "fields",
-                        "id,display_phone_number,verified_name,quality_rating",
-                    ),
-                    ("limit", "100"),
-                ]);
-            if let Some(a) = &after {
-                req = req.query(&[("after", a)]);
-            }
-            let page: Page<PhoneNumber> = Self::send(req).await?;
-            out.extend(page.data);
-            after = page
-                .paging
-                .filter(|p| p.next.is_some())
-                .and_then(|p| p.cursors)
-                .and_then(|c| c.after);
-            if after.is_none() {
-                break;
-            }
-        }
-        Ok(out)
+        self.all_pages(
+            &format!("{waba_id}/phone_numbers"),
+            "id,display_phone_number,verified_name,quality_rating",
+            10,
+            token,
+            app_secret,
+        )
+        .await
     }
 
     /// Asks Meta about `token` with the app's own access token (`{app_id}|{app_secret}`), which
@@ -261,38 +270,14 @@ impl GraphClient {
         token: &SecretString,
         app_secret: Option<&SecretString>,
     ) -> Result<Vec<Template>, GraphError> {
-        let mut out = Vec::new();
-        let mut after: Option<String> = None;
-        for _ in 0..20 {
-            let mut req = self
-                .request(
-                    Method::GET,
-                    &format!("{waba_id}/message_templates"),
-                    token,
-                    app_secret,
-                )
-                .query(&[
-                    (
-                        "fields",
-                        "id,name,language,status,category,components,rejected_reason",
-                    ),
-                    ("limit", "100"),
-                ]);
-            if let Some(a) = &after {
-                req = req.query(&[("after", a)]);
-            }
-            let page: Page<Template> = Self::send(req).await?;
-            out.extend(page.data);
-            after = page
-                .paging
-                .filter(|p| p.next.is_some())
-                .and_then(|p| p.cursors)
-                .and_then(|c| c.after);
-            if after.is_none() {
-                break;
-            }
-        }
-        Ok(out)
+        self.all_pages(
+            &format!("{waba_id}/message_templates"),
+            "id,name,language,status,category,components,rejected_reason",
+            20,
+            token,
+            app_secret,
+        )
+        .await
     }
 
     /// Submits a template for approval.

@@ -359,6 +359,39 @@ fn phone_node(id: &str, n: &super::state::Number) -> Value {
     })
 }
 
+/// The requested fields of a phone-number node (Meta's defaults when none are asked for), or
+/// Meta's error for a field the node does not have.
+fn select_fields(
+    id: &str,
+    n: &super::state::Number,
+    fields: Option<&str>,
+) -> Result<Value, Answer> {
+    let node = phone_node(id, n);
+    let wanted: Vec<&str> = match fields {
+        Some(f) => f
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect(),
+        None => vec![
+            "id",
+            "display_phone_number",
+            "verified_name",
+            "quality_rating",
+        ],
+    };
+    if let Some(bad) = wanted.iter().find(|f| !PHONE_FIELDS.contains(f)) {
+        return Err(meta_error(400, 100, None, "OAuthException",
+            &format!("(#100) Tried accessing nonexisting field ({bad}) on node type (WhatsAppBusinessPhoneNumber)"), None));
+    }
+    let mut out = serde_json::Map::new();
+    for f in wanted {
+        out.insert(f.to_string(), node[f].clone());
+    }
+    out.insert("id".into(), json!(id));
+    Ok(Value::Object(out))
+}
+
 /// `15550001234` → `+1 555-000-1234`, as Meta displays US numbers; others get `+<digits>`.
 fn format_display(digits: &str) -> String {
     if digits.len() == 11 && digits.starts_with('1') {
@@ -403,22 +436,8 @@ async fn get_node(
         let Some(n) = st.numbers.get(&id).filter(|n| n.waba_id == token.waba_id) else {
             return unknown_object(&id);
         };
-        let node = phone_node(&id, n);
-        let fields = q.iter().find(|(k, _)| k == "fields").map(|(_, v)| v.clone());
-        let wanted: Vec<String> = match fields {
-            Some(f) => f.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect(),
-            None => vec!["id".into(), "display_phone_number".into(), "verified_name".into(), "quality_rating".into()],
-        };
-        if let Some(bad) = wanted.iter().find(|f| !PHONE_FIELDS.contains(&f.as_str())) {
-            return meta_error(400, 100, None, "OAuthException",
-                &format!("(#100) Tried accessing nonexisting field ({bad}) on node type (WhatsAppBusinessPhoneNumber)"), None);
-        }
-        let mut out = serde_json::Map::new();
-        for f in &wanted {
-            out.insert(f.clone(), node[f.as_str()].clone());
-        }
-        out.insert("id".into(), json!(id));
-        Answer::ok(Value::Object(out))
+        let fields = q.iter().find(|(k, _)| k == "fields").map(|(_, v)| v.as_str());
+        select_fields(&id, n, fields).map(Answer::ok).unwrap_or_else(|e| e)
     }
     .await;
     sb.respond(spec_path, "get", q, None, None, answer)
@@ -441,29 +460,18 @@ async fn phone_numbers(
         if token.waba_id != waba {
             return unknown_object(&waba);
         }
-        let fields: Vec<String> = match q.iter().find(|(k, _)| k == "fields") {
-            Some((_, f)) => f.split(',').map(|s| s.trim().to_string()).collect(),
-            None => ["id", "display_phone_number", "verified_name", "quality_rating"].map(String::from).to_vec(),
-        };
-        if let Some(bad) = fields.iter().find(|f| !PHONE_FIELDS.contains(&f.as_str())) {
-            return meta_error(400, 100, None, "OAuthException",
-                &format!("(#100) Tried accessing nonexisting field ({bad}) on node type (WhatsAppBusinessPhoneNumber)"), None);
-        }
+        let fields = q.iter().find(|(k, _)| k == "fields").map(|(_, v)| v.as_str());
         let st = sb.inner.state.lock();
-        let data: Vec<Value> = st
+        let data: Vec<Value> = match st
             .numbers
             .iter()
             .filter(|(_, n)| n.waba_id == waba)
-            .map(|(id, n)| {
-                let node = phone_node(id, n);
-                let mut out = serde_json::Map::new();
-                for f in &fields {
-                    out.insert(f.clone(), node[f.as_str()].clone());
-                }
-                out.insert("id".into(), json!(id));
-                Value::Object(out)
-            })
-            .collect();
+            .map(|(id, n)| select_fields(id, n, fields))
+            .collect::<Result<_, _>>()
+        {
+            Ok(d) => d,
+            Err(a) => return a,
+        };
         Answer::ok(json!({ "data": data, "paging": { "cursors": { "before": "QVFIUjAZD", "after": "QVFIUjAZD" } } }))
     }
     .await;
