@@ -488,6 +488,13 @@ async fn probes_and_security_headers(app: TestApp) -> TestApp {
         .header("content-security-policy")
         .unwrap()
         .contains("default-src 'none'"));
+    let font = b.get("/fonts/noto-sans-devanagari.ttf").await;
+    assert_eq!(font.header("content-type"), Some("font/ttf"));
+    assert!(font.header("cache-control").unwrap().contains("immutable"));
+    assert_eq!(
+        b.get("/fonts/other.ttf").await.status,
+        StatusCode::NOT_FOUND
+    );
     app
 }
 

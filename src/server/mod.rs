@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/invoices/{id}/pdf", get(invoice_pdf))
+        .route("/fonts/{file}", get(web_font))
         .leptos_routes_with_context(&state, routes, leptos::nonce::provide_nonce, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())
@@ -92,6 +93,24 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// `GET /fonts/{name}.ttf`: the Noto fonts the PDFs embed, for pages showing those scripts.
+async fn web_font(
+    axum::extract::Path(file): axum::extract::Path<String>,
+) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    let Some(bytes) = file.strip_suffix(".ttf").and_then(invoice_pdf::web_font) else {
+        return (StatusCode::NOT_FOUND, "Not found.").into_response();
+    };
+    let mut res = bytes.into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("font/ttf"));
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=31536000, immutable"),
+    );
+    res
 }
 
 /// `GET /invoices/{id}/pdf[?download=1]`: the invoice's PDF, for its owner only.

@@ -98,6 +98,16 @@ static BOLD: &[u8] = include_bytes!("../fonts/NotoSans-Bold.ttf");
 static ARABIC: &[u8] = include_bytes!("../fonts/NotoSansArabic-Regular.ttf");
 static DEVANAGARI: &[u8] = include_bytes!("../fonts/NotoSansDevanagari-Regular.ttf");
 
+/// The embedded fonts, for serving to browsers too (so web pages show the same scripts as the
+/// PDFs on machines without those system fonts): `noto-sans-arabic`, `noto-sans-devanagari`.
+pub fn web_font(name: &str) -> Option<&'static [u8]> {
+    match name {
+        "noto-sans-arabic" => Some(ARABIC),
+        "noto-sans-devanagari" => Some(DEVANAGARI),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Face {
     Regular,
