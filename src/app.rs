@@ -14,21 +14,9 @@ use leptos_router::{
     path, SsrMode,
 };
 
-/// The HTML document around the app. On the server it also sets the page's
-/// Content-Security-Policy with this response's script nonce.
+/// The HTML document around the app. (The page's Content-Security-Policy, with this response's
+/// script nonce, is set by `server::security::security_headers`.)
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    if let (Some(nonce), Some(res)) = (
-        leptos::nonce::use_nonce(),
-        use_context::<leptos_axum::ResponseOptions>(),
-    ) {
-        let dev_reload =
-            (options.env == leptos::config::Env::DEV).then_some(options.reload_port as u16);
-        if let Ok(value) = crate::server::security::page_csp(&nonce.to_string(), dev_reload).parse()
-        {
-            res.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, value);
-        }
-    }
     view! {
         <!DOCTYPE html>
         <html lang="en">

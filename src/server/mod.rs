@@ -84,7 +84,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(security::page_gate))
         .layer(sessions)
         .layer(from_fn_with_state(state.clone(), security::refuse_cross_origin))
-        .layer(from_fn(security::security_headers))
+        .layer(from_fn_with_state(state.clone(), security::security_headers))
         .layer(CompressionLayer::new())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {

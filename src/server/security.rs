@@ -134,9 +134,44 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// Adds the headers every response carries.
-pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
-    let mut res = next.run(req).await;
+/// Adds the headers every response carries. HTML pages get the page CSP with the nonce that
+/// leptos wrote into their script tags (read from the rendered page itself, so the header and the
+/// page can never disagree); everything else gets the static CSP unless it set its own.
+pub async fn security_headers(
+    State(state): State<AppState>,
+    req: Request<Body>,
+    next: Next,
+) -> Response {
+    let res = next.run(req).await;
+    let is_html = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("text/html"));
+    let mut res = if is_html && !res.headers().contains_key(header::CONTENT_SECURITY_POLICY) {
+        let (mut parts, body) = res.into_parts();
+        match axum::body::to_bytes(body, 16 * 1024 * 1024).await {
+            Ok(bytes) => {
+                let opts = &state.leptos_options;
+                let dev_reload =
+                    (opts.env == leptos::config::Env::DEV).then_some(opts.reload_port as u16);
+                let csp = match find_nonce(&bytes) {
+                    Some(nonce) => page_csp(nonce, dev_reload),
+                    None => page_csp("", dev_reload).replace(" 'nonce-'", ""),
+                };
+                if let Ok(v) = HeaderValue::from_str(&csp) {
+                    parts.headers.insert(header::CONTENT_SECURITY_POLICY, v);
+                }
+                Response::from_parts(parts, Body::from(bytes))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not read a page to set its CSP");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Internal error").into_response()
+            }
+        }
+    } else {
+        res
+    };
     let h = res.headers_mut();
     h.insert(
         "x-content-type-options",
@@ -164,6 +199,19 @@ pub async fn security_headers(req: Request<Body>, next: Next) -> Response {
         );
     }
     res
+}
+
+/// The first `nonce="…"` in a page (leptos gives every script of one response the same nonce).
+pub fn find_nonce(html: &[u8]) -> Option<&str> {
+    let key = b"nonce=\"";
+    let start = html.windows(key.len()).position(|w| w == key)? + key.len();
+    let len = html[start..].iter().position(|&b| b == b'"')?;
+    let nonce = std::str::from_utf8(&html[start..start + len]).ok()?;
+    nonce
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_+/=".contains(&b))
+        .then_some(nonce)
+        .filter(|n| !n.is_empty())
 }
 
 #[cfg(test)]
@@ -223,6 +271,20 @@ mod tests {
         assert_eq!(classify("/pkg/axis-crm.wasm"), Access::NotAPage);
         assert_eq!(classify("/favicon.ico"), Access::NotAPage);
         assert_eq!(classify("/healthz"), Access::NotAPage);
+    }
+
+    #[test]
+    fn finds_the_pages_nonce() {
+        assert_eq!(
+            find_nonce(br#"<script nonce="abc-_1" type="module">"#),
+            Some("abc-_1")
+        );
+        assert_eq!(find_nonce(b"<p>no scripts</p>"), None);
+        assert_eq!(
+            find_nonce(br#"<script nonce="a'b">"#),
+            None,
+            "only nonce characters"
+        );
     }
 
     #[test]
