@@ -511,8 +511,6 @@ pub async fn save(
     phone_e164: Option<&str>,
     outcome: &CheckOutcome,
 ) -> Result<(), AppError> {
-    let (kind, expires_at) = token_columns(outcome.token);
-    let p = &outcome.phone;
     let ts = now();
     let webhook_key = random_hex(16);
     let verify_token = random_hex(20);
@@ -523,10 +521,8 @@ pub async fn save(
         .await?;
     sqlx::query(
         "INSERT INTO whatsapp_connections (user_id, mode, phone_number_id, business_account_id, phone_number, app_id, \
-         access_token_enc, token_last4, app_secret_enc, token_kind, token_expires_at, verified_name, display_phone_number, \
-         quality_rating, name_status, code_verification_status, number_status, account_mode, throughput_level, messaging_limit, \
-         health_problems, webhook_key, verify_token_enc, connected_at, last_checked_at, last_check_error) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17,$18,$19,$20,$21,$22,$23,$24,$24,NULL)",
+         access_token_enc, token_last4, app_secret_enc, token_kind, webhook_key, verify_token_enc, connected_at, last_checked_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'unknown', $10, $11, $12, $12)",
     )
     .bind(user_id)
     .bind(mode.as_str())
@@ -537,23 +533,12 @@ pub async fn save(
     .bind(wa.keyring.encrypt(creds.access_token.expose_secret(), &ctx("access_token", user_id)))
     .bind(last4(&creds.access_token))
     .bind(creds.app.as_ref().map(|a| wa.keyring.encrypt(a.app_secret.expose_secret(), &ctx("app_secret", user_id))))
-    .bind(kind)
-    .bind(expires_at)
-    .bind(&p.verified_name)
-    .bind(&p.display_phone_number)
-    .bind(&p.quality_rating)
-    .bind(&p.name_status)
-    .bind(&p.code_verification_status)
-    .bind(&p.status)
-    .bind(&p.account_mode)
-    .bind(p.throughput.as_ref().and_then(|t| t.level.clone()))
-    .bind(p.messaging_limit())
-    .bind(health_json(p))
     .bind(&webhook_key)
     .bind(wa.keyring.encrypt(&verify_token, &ctx("verify_token", user_id)))
     .bind(ts)
     .execute(&mut *tx)
     .await?;
+    write_status(&mut *tx, user_id, outcome).await?;
     tx.commit().await?;
     tracing::info!(user_id, mode = mode.as_str(), "WhatsApp connected");
     Ok(())
@@ -722,38 +707,45 @@ pub async fn connect_sandbox(
     Ok(())
 }
 
+/// Writes what a successful check learnt (number status, token kind) and clears the last error.
+async fn write_status<'e, E>(executor: E, user_id: i64, o: &CheckOutcome) -> Result<(), AppError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let (kind, expires_at) = token_columns(o.token);
+    let p = &o.phone;
+    sqlx::query(
+        "UPDATE whatsapp_connections SET verified_name = $1, display_phone_number = $2, quality_rating = $3, \
+         name_status = $4, code_verification_status = $5, number_status = $6, account_mode = $7, throughput_level = $8, \
+         messaging_limit = $9, health_problems = $10, token_kind = $11, token_expires_at = $12, last_checked_at = $13, \
+         last_check_error = NULL WHERE user_id = $14",
+    )
+    .bind(&p.verified_name)
+    .bind(&p.display_phone_number)
+    .bind(&p.quality_rating)
+    .bind(&p.name_status)
+    .bind(&p.code_verification_status)
+    .bind(&p.status)
+    .bind(&p.account_mode)
+    .bind(p.throughput.as_ref().and_then(|t| t.level.clone()))
+    .bind(p.messaging_limit())
+    .bind(health_json(p))
+    .bind(kind)
+    .bind(expires_at)
+    .bind(now())
+    .bind(user_id)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
 async fn record_check(
     db: &Db,
     user_id: i64,
     outcome: Result<&CheckOutcome, &AppError>,
 ) -> Result<(), AppError> {
     match outcome {
-        Ok(o) => {
-            let (kind, expires_at) = token_columns(o.token);
-            let p = &o.phone;
-            sqlx::query(
-                "UPDATE whatsapp_connections SET verified_name = $1, display_phone_number = $2, quality_rating = $3, \
-                 name_status = $4, code_verification_status = $5, number_status = $6, account_mode = $7, throughput_level = $8, \
-                 messaging_limit = $9, health_problems = $10, token_kind = $11, token_expires_at = $12, last_checked_at = $13, \
-                 last_check_error = NULL WHERE user_id = $14",
-            )
-            .bind(&p.verified_name)
-            .bind(&p.display_phone_number)
-            .bind(&p.quality_rating)
-            .bind(&p.name_status)
-            .bind(&p.code_verification_status)
-            .bind(&p.status)
-            .bind(&p.account_mode)
-            .bind(p.throughput.as_ref().and_then(|t| t.level.clone()))
-            .bind(p.messaging_limit())
-            .bind(health_json(p))
-            .bind(kind)
-            .bind(expires_at)
-            .bind(now())
-            .bind(user_id)
-            .execute(&db.pool)
-            .await?;
-        }
+        Ok(o) => write_status(&db.pool, user_id, o).await?,
         Err(e) => {
             let text = e
                 .whatsapp()
