@@ -5,7 +5,7 @@ use crate::{
     invoices::pages::InvoicesPage,
     invoices::pages::{InvoiceDetailPage, InvoiceFormPage, PropertiesPage, TenantsPage},
     pages::{guide::GuidePage, not_found::NotFound, settings::SettingsPage},
-    whatsapp::WhatsAppSettingsPage,
+    whatsapp::{SendInvoicePage, TenantMessagesPage, WhatsAppSettingsPage},
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
@@ -59,7 +59,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("invoices") view=|| view! { <Title text="Invoices"/><InvoicesPage/> } ssr=SsrMode::Async/>
                     <Route path=path!("invoices/new") view=|| view! { <Title text="Create invoice"/><InvoiceFormPage/> } ssr=SsrMode::Async/>
                     <Route path=path!("invoices/:id") view=|| view! { <Title text="Invoice"/><InvoiceDetailPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("invoices/:id/send") view=|| view! { <Title text="Send via WhatsApp"/><SendInvoicePage/> } ssr=SsrMode::Async/>
                     <Route path=path!("invoices/:id/edit") view=|| view! { <Title text="Edit invoice"/><InvoiceFormPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("tenants/:id") view=|| view! { <Title text="Tenant"/><TenantMessagesPage/> } ssr=SsrMode::Async/>
                     <Route path=path!("tenants") view=|| view! { <Title text="Tenants"/><TenantsPage/> } ssr=SsrMode::Async/>
                     <Route path=path!("properties") view=|| view! { <Title text="Properties"/><PropertiesPage/> } ssr=SsrMode::Async/>
                     <Route path=path!("onboarding") view=|| view! { <Title text="Setup guide"/><GuidePage/> } ssr=SsrMode::Async/>

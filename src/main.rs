@@ -45,6 +45,11 @@ async fn serve() -> anyhow::Result<()> {
 
     let state = server::prepare(config, options).await?;
     let housekeeping = server::spawn_housekeeping(&state);
+    let worker = state
+        .config
+        .outbox
+        .worker
+        .then(|| server::outbox::spawn_worker(state.clone()));
     let app = server::router(state.clone());
 
     let listener = tokio::net::TcpListener::bind(addr)
@@ -58,6 +63,9 @@ async fn serve() -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     housekeeping.abort();
+    if let Some(w) = worker {
+        w.abort();
+    }
     state.db.pool.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -69,7 +69,56 @@ pub fn InvoicesPage() -> impl IntoView {
 
 #[component]
 fn InvoiceTable(list: InvoiceList) -> impl IntoView {
+    use crate::whatsapp::{poll_news, sending::SendBulk, BatchBar, WhatsAppCell};
     let q = list.query.clone();
+    let badges = RwSignal::new(
+        list.rows
+            .iter()
+            .filter_map(|r| r.whatsapp.clone().map(|b| (r.id, b)))
+            .collect::<std::collections::HashMap<_, _>>(),
+    );
+    let batch = RwSignal::new(list.batch.clone());
+    let bulk = ServerAction::<SendBulk>::new();
+    let overdue = ServerAction::<SendBulk>::new();
+    let poke = RwSignal::new(0u32);
+    Effect::new(move |_| {
+        bulk.version().get();
+        overdue.version().get();
+        poke.update(|p| *p += 1);
+    });
+    poll_news(
+        list.rows.iter().map(|r| r.id).collect(),
+        badges,
+        batch,
+        poke,
+    );
+    let bulk_flash = use_flash("whatsapp-bulk");
+    let bulk_result = move || {
+        bulk.value()
+            .get()
+            .or_else(|| overdue.value().get())
+            .map(|r| match r {
+                Ok(r) => {
+                    let skipped = r
+                        .skipped
+                        .iter()
+                        .map(|(n, why)| format!("{n} ({why})"))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let text = if r.skipped.is_empty() {
+                        format!("{} invoice(s) queued for WhatsApp.", r.queued)
+                    } else {
+                        format!(
+                            "{} invoice(s) queued for WhatsApp. Skipped: {skipped}.",
+                            r.queued
+                        )
+                    };
+                    view! { <p class="status" role="status">{text}</p> }.into_any()
+                }
+                Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }
+                    .into_any(),
+            })
+    };
     let header = {
         let q = q.clone();
         move |key: &'static str, label: &'static str| {
@@ -117,11 +166,27 @@ fn InvoiceTable(list: InvoiceList) -> impl IntoView {
             <button type="submit" class="button secondary">"Apply"</button>
         </form>
         <p class="muted" role="status">{format!("{} invoice{}", list.total, if list.total == 1 { "" } else { "s" })}</p>
+        {move || batch.get().map(|b| view! { <BatchBar progress=b/> })}
+        <Suspense>{move || Suspend::new(async move {
+            let flash = bulk_flash.await;
+            flash.map(|f| view! { <p class="alert alert-error" role="alert">{f.error.to_string()}</p> })
+        })}</Suspense>
+        {bulk_result}
+        <ActionForm action=overdue attr:class="bulk-overdue">
+            <input type="hidden" name="which" value="overdue"/>
+            <button type="submit" class="button secondary" disabled=move || overdue.pending().get()>"Send all overdue via WhatsApp"</button>
+        </ActionForm>
+        <ActionForm action=bulk attr:id="bulk-form">
+        <div class="bulk-bar">
+            <input type="hidden" name="which" value="selected"/>
+            <button type="submit" class="button secondary" disabled=move || bulk.pending().get()>"Send selected via WhatsApp"</button>
+        </div>
         <div class="table-wrap">
             <table class="data">
                 <caption class="visually-hidden">"Invoices"</caption>
                 <thead>
                     <tr>
+                        <th scope="col"><span class="visually-hidden">"Select"</span></th>
                         {header("number", "Number")}
                         {header("tenant", "Tenant")}
                         {header("property", "Property")}
@@ -129,11 +194,13 @@ fn InvoiceTable(list: InvoiceList) -> impl IntoView {
                         {header("due", "Due date")}
                         {header("status", "Status")}
                         {header("phone", "Phone")}
+                        <th scope="col">"WhatsApp"</th>
                     </tr>
                 </thead>
                 <tbody>
                     {list.rows.into_iter().map(|r| view! {
                         <tr>
+                            <td><input type="checkbox" name="ids[]" value=r.id aria-label=format!("Select invoice {}", r.number)/></td>
                             <td><a href=format!("/invoices/{}", r.id)>{r.number.clone()}</a></td>
                             <td>{r.tenant_name.clone()}</td>
                             <td>{r.property.clone().unwrap_or_default()}</td>
@@ -141,11 +208,13 @@ fn InvoiceTable(list: InvoiceList) -> impl IntoView {
                             <td>{r.due_date.clone()}</td>
                             <td>{status_badge(&r.status)}</td>
                             <td>{r.phone.clone().unwrap_or_else(|| "—".into())}</td>
+                            <td><WhatsAppCell invoice_id=r.id number=r.number.clone() blocker=r.blocker.clone() badges=badges/></td>
                         </tr>
                     }).collect_view()}
                 </tbody>
             </table>
         </div>
+        </ActionForm>
         <nav class="pager" aria-label="Pages">
             {prev.map(|h| view! { <a href=h rel="prev">"Previous"</a> })}
             <span>{format!("Page {} of {}", q.page, list.pages)}</span>
@@ -217,6 +286,7 @@ pub fn InvoiceDetailPage() -> impl IntoView {
                                     <a href=pdf.clone() target="_blank" rel="noopener">"Open the PDF in a new tab"</a>
                                 </p>
                             </section>
+                            <crate::whatsapp::SendHistory invoice_id=id/>
                             <iframe class="pdf-frame" src=pdf title=format!("PDF of invoice {}", d.number)></iframe>
                         }
                         .into_any()
@@ -433,8 +503,8 @@ pub fn TenantsPage() -> impl IntoView {
                                         {p.tenants.iter().map(|t| {
                                             let t2 = t.clone();
                                             view! {
-                                                <tr>
-                                                    <td>{t.name.clone()}</td>
+                                                <tr id=format!("tenant-{}", t.id)>
+                                                    <td><a href=format!("/tenants/{}", t.id)>{t.name.clone()}</a></td>
                                                     <td>{t.phone.clone().unwrap_or_else(|| "—".into())}
                                                         {(t.phone.is_some() && !t.is_mobile).then(|| view! { <span class="badge warn" title="WhatsApp needs a mobile number">"fixed line"</span> })}</td>
                                                     <td>{t.email.clone()}</td>

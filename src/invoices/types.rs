@@ -131,6 +131,11 @@ pub struct InvoiceRow {
     pub due_date: String,
     pub status: String,
     pub phone: Option<String>,
+    pub tenant_id: i64,
+    /// The latest WhatsApp send of this invoice.
+    pub whatsapp: Option<crate::whatsapp::sending::SendBadge>,
+    /// Why the WhatsApp button is disabled, if it is.
+    pub blocker: Option<crate::whatsapp::sending::Blocker>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -141,6 +146,8 @@ pub struct InvoiceList {
     pub query: ListQuery,
     /// The user has no invoices at all (not just none matching).
     pub empty_account: bool,
+    /// The latest bulk WhatsApp send, while it runs.
+    pub batch: Option<crate::whatsapp::sending::BatchProgress>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -87,6 +87,49 @@ pub struct Config {
     /// Where the sandbox listens (`AXIS_SANDBOX_ADDR`; port 0 picks a free port).
     pub sandbox_addr: std::net::SocketAddr,
     pub env_whatsapp: Option<EnvWhatsApp>,
+    /// How invoices are sent: pacing, retries, reconciliation (see [`OutboxSettings`]).
+    pub outbox: OutboxSettings,
+}
+
+/// Settings of the WhatsApp outbox worker. Every one has an environment variable (README).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxSettings {
+    /// `AXIS_OUTBOX_WORKER`: run the send worker in this instance (default on).
+    pub worker: bool,
+    /// `WHATSAPP_THROUGHPUT`: messages a second per phone number (Meta's default is 80).
+    pub throughput_per_sec: u32,
+    /// `WHATSAPP_PAIR_INTERVAL_SECS`: least time between two messages to the same tenant.
+    pub pair_interval: std::time::Duration,
+    /// `AXIS_OUTBOX_CONCURRENCY`: sends in progress at once in this instance.
+    pub concurrency: usize,
+    /// `AXIS_OUTBOX_MAX_ATTEMPTS`: calls to Meta before a retryable failure becomes final.
+    pub max_attempts: i64,
+    /// `AXIS_OUTBOX_RETRY_BASE_MS`: first retry delay; it doubles each time (with jitter).
+    pub retry_base: std::time::Duration,
+    /// `AXIS_OUTBOX_RECONCILE_SECS`: after a time-out, how long to wait for a webhook telling
+    /// whether Meta took the message before sending it again.
+    pub reconcile: std::time::Duration,
+    /// `AXIS_OUTBOX_LEASE_SECS`: a claimed send whose worker vanished is taken over after this.
+    pub lease: std::time::Duration,
+    /// `WHATSAPP_HTTP_TIMEOUT_SECS`: how long one call to the Graph API may take.
+    pub http_timeout: std::time::Duration,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        use std::time::Duration;
+        OutboxSettings {
+            worker: true,
+            throughput_per_sec: 80,
+            pair_interval: Duration::from_secs(6),
+            concurrency: 32,
+            max_attempts: 8,
+            retry_base: Duration::from_secs(2),
+            reconcile: Duration::from_secs(120),
+            lease: Duration::from_secs(300),
+            http_timeout: Duration::from_secs(20),
+        }
+    }
 }
 
 impl Config {
@@ -204,7 +247,39 @@ impl Config {
             _ => bail!("set both WHATSAPP_PHONE_NUMBER_ID and WHATSAPP_ACCESS_TOKEN, or neither"),
         };
 
+        let number = |k: &str, min: u64, max: u64| -> Result<Option<u64>> {
+            match var(k) {
+                None => Ok(None),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                    _ => bail!("{k} must be a whole number from {min} to {max}, not `{v}`"),
+                },
+            }
+        };
+        let d = OutboxSettings::default();
+        let secs = std::time::Duration::from_secs;
+        let outbox = OutboxSettings {
+            worker: flag(var("AXIS_OUTBOX_WORKER").as_deref(), "AXIS_OUTBOX_WORKER")?
+                .unwrap_or(d.worker),
+            throughput_per_sec: number("WHATSAPP_THROUGHPUT", 1, 10_000)?
+                .map_or(d.throughput_per_sec, |n| n as u32),
+            pair_interval: number("WHATSAPP_PAIR_INTERVAL_SECS", 0, 3600)?
+                .map_or(d.pair_interval, secs),
+            concurrency: number("AXIS_OUTBOX_CONCURRENCY", 1, 1024)?
+                .map_or(d.concurrency, |n| n as usize),
+            max_attempts: number("AXIS_OUTBOX_MAX_ATTEMPTS", 1, 100)?
+                .map_or(d.max_attempts, |n| n as i64),
+            retry_base: number("AXIS_OUTBOX_RETRY_BASE_MS", 1, 3_600_000)?
+                .map_or(d.retry_base, std::time::Duration::from_millis),
+            reconcile: number("AXIS_OUTBOX_RECONCILE_SECS", 1, 7 * 86_400)?
+                .map_or(d.reconcile, secs),
+            lease: number("AXIS_OUTBOX_LEASE_SECS", 1, 86_400)?.map_or(d.lease, secs),
+            http_timeout: number("WHATSAPP_HTTP_TIMEOUT_SECS", 1, 600)?
+                .map_or(d.http_timeout, secs),
+        };
+
         Ok(Config {
+            outbox,
             env,
             data_dir,
             database_url,

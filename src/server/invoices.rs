@@ -720,7 +720,8 @@ pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList
     let total = count.fetch_one(&db.pool).await?;
     let offset_param = args.len() + 2;
     let rows_sql = format!(
-        "SELECT i.id, i.number, i.status, i.due_date, i.total_minor, i.currency, t.name AS tenant, t.phone_e164, \
+        "SELECT i.id, i.number, i.status, i.due_date, i.total_minor, i.currency, t.id AS tenant_id, t.name AS tenant, \
+         t.phone_e164, t.phone_is_mobile, \
          CASE WHEN u.name IS NULL THEN p.name ELSE p.name || ', ' || u.name END AS place \
          {from} WHERE {filter} ORDER BY {order}, i.id {dir} LIMIT {PAGE_SIZE} OFFSET ${offset_param}"
     );
@@ -732,6 +733,16 @@ pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList
         .bind((q.page - 1) * PAGE_SIZE)
         .fetch_all(&db.pool)
         .await?;
+    let mut stored = std::collections::HashMap::new();
+    let mut mobile = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let status: String = r.try_get("status")?;
+        stored.insert(
+            r.try_get::<i64, _>("id")?,
+            Status::parse(&status).unwrap_or(Status::Draft),
+        );
+        mobile.push(r.try_get::<i64, _>("phone_is_mobile")? == 1);
+    }
     let rows = rows
         .iter()
         .map(|r| {
@@ -753,9 +764,33 @@ pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList
                     .to_string(),
                 due_date: due,
                 phone: r.try_get("phone_e164")?,
+                tenant_id: r.try_get("tenant_id")?,
+                whatsapp: None,
+                blocker: None,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    let mut rows = rows;
+    let facts = rows
+        .iter()
+        .zip(&mobile)
+        .map(|(row, m)| {
+            (
+                row.id,
+                stored[&row.id],
+                row.tenant_id,
+                row.phone.clone(),
+                *m,
+            )
+        })
+        .collect::<Vec<_>>();
+    let mut blockers = super::outbox::blockers(db, user_id, &facts).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let mut badges = super::outbox::latest_badges(db, user_id, &ids).await?;
+    for row in &mut rows {
+        row.blocker = blockers.remove(&row.id);
+        row.whatsapp = badges.remove(&row.id);
+    }
     let empty_account = total == 0 && {
         let any: Option<i64> =
             sqlx::query_scalar("SELECT id FROM invoices WHERE user_id = $1 LIMIT 1")
@@ -770,6 +805,7 @@ pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList
         pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
         query: q,
         empty_account,
+        batch: super::outbox::batch_progress(db, user_id).await?,
     })
 }
 

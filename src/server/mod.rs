@@ -5,9 +5,12 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod invoices;
+pub mod outbox;
 pub mod security;
 pub mod sessions;
 pub mod state;
+pub mod templates;
+pub mod webhooks;
 pub mod whatsapp;
 
 use crate::{components::form::FormFlash, error::AppError};
@@ -46,11 +49,13 @@ pub async fn prepare(
     db.migrate().await?;
     db.optimize().await?;
     let whatsapp = whatsapp::WhatsAppService::start(&config, leptos_options.site_addr).await?;
+    let outbox = outbox::Outbox::new(config.outbox.clone());
     Ok(AppState {
         leptos_options,
         db,
         config: Arc::new(config),
         whatsapp,
+        outbox,
     })
 }
 
@@ -73,6 +78,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/invoices/{id}/pdf", get(invoice_pdf))
         .route("/fonts/{file}", get(web_font))
+        .route(
+            "/webhooks/whatsapp/{key}",
+            get(webhooks::verify).post(webhooks::receive),
+        )
         .leptos_routes_with_context(&state, routes, leptos::nonce::provide_nonce, {
             let options = state.leptos_options.clone();
             move || shell(options.clone())

@@ -10,4 +10,5 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub whatsapp: Arc<WhatsAppService>,
+    pub outbox: Arc<super::outbox::Outbox>,
 }

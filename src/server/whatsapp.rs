@@ -94,18 +94,17 @@ impl std::fmt::Debug for WhatsAppService {
 
 impl WhatsAppService {
     pub async fn start(config: &Config, site_addr: SocketAddr) -> anyhow::Result<Arc<Self>> {
-        let live = GraphClient::new(GraphConfig::new(
-            config.graph_url.clone(),
-            config.graph_version.clone(),
-        ))?;
+        let graph = |base: String| {
+            let mut c = GraphConfig::new(base, config.graph_version.clone());
+            c.timeout = config.outbox.http_timeout;
+            GraphClient::new(c)
+        };
+        let live = graph(config.graph_url.clone())?;
         let sandbox = if config.sandbox {
             let sandbox = Sandbox::new(SandboxConfig::default());
             let (base_url, _task) = sandbox.serve(config.sandbox_addr).await?;
             tracing::info!(%base_url, "WhatsApp Cloud API sandbox running");
-            let client = GraphClient::new(GraphConfig::new(
-                base_url.clone(),
-                config.graph_version.clone(),
-            ))?;
+            let client = graph(base_url.clone())?;
             Some(SandboxRuntime {
                 sandbox,
                 client,
@@ -137,7 +136,7 @@ impl WhatsAppService {
     }
 
     /// Sandbox connections only ever talk to the sandbox, live ones only to `WHATSAPP_GRAPH_URL`.
-    fn client(&self, mode: Mode) -> Result<&GraphClient, AppError> {
+    pub fn client(&self, mode: Mode) -> Result<&GraphClient, AppError> {
         match mode {
             Mode::Live => Ok(&self.live),
             Mode::Sandbox => self.sandbox.as_ref().map(|s| &s.client).ok_or_else(|| {
@@ -366,6 +365,69 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
                 _ => "Meta answered with a temporary error.".into(),
             },
             vec!["Nothing was saved. Try again in a minute.", "If it keeps happening, check Meta's status page (metastatus.com)."],
+        ),
+        ErrorKind::Undeliverable => (
+            "Failed to send message",
+            "failed-to-send-message",
+            "WhatsApp could not deliver the message to this number (error 131026).".into(),
+            vec![
+                "Verify the recipient's phone number is in E.164 format, with the country code (for example +447911123456).",
+                "Ensure the recipient has WhatsApp installed on that number and has accepted WhatsApp's current terms.",
+                "Check that your WhatsApp Business account is active in WhatsApp Manager.",
+                "Ask the tenant whether they have blocked your business number.",
+            ],
+        ),
+        ErrorKind::ReEngagement => (
+            "Outside the 24-hour window",
+            "outside-24-hour-window",
+            "More than 24 hours have passed since the tenant last wrote, so only an approved template may be sent (error 131047).".into(),
+            vec![
+                "Axis CRM sends the invoice template automatically when this happens; choose one under Settings → WhatsApp Integration → Message templates.",
+                "Or ask the tenant to send you a message first: that opens a new 24-hour window.",
+            ],
+        ),
+        ErrorKind::RecipientNotAllowed => (
+            "Recipient not in the test number's list",
+            "test-number-recipients",
+            "Meta's test number only sends to up to 5 phone numbers you have verified (error 131030).".into(),
+            vec![
+                "In Meta for Developers → WhatsApp → API Setup, add the tenant's number under \"To\" and confirm the code sent to it.",
+                "Or connect a real business phone number, which can message anyone.",
+            ],
+        ),
+        ErrorKind::Payment => (
+            "Payment method needed",
+            "payment-method",
+            "Meta needs a valid payment method on the WhatsApp Business Account to send templates (error 131042).".into(),
+            vec![
+                "In WhatsApp Manager → Account tools → Payment methods, add or fix a payment method.",
+                "Messages inside the 24-hour window are free; templates outside it are billed per message.",
+            ],
+        ),
+        ErrorKind::TemplateMismatch | ErrorKind::TemplateNotFound | ErrorKind::TemplatePaused => (
+            "Template problem",
+            "template-problems",
+            match e.kind() {
+                ErrorKind::TemplateNotFound => "Meta has no approved template with this name in this language (error 132001).".into(),
+                ErrorKind::TemplatePaused => "Meta paused or disabled this template, usually because of low quality (error 132015/132016).".into(),
+                _ => "The template's parameters no longer match the approved template (error 132000/132012).".into(),
+            },
+            vec![
+                "Open Settings → WhatsApp Integration → Message templates and press Refresh templates.",
+                "Choose an approved template with a document header and four body variables, or create the invoice template there.",
+            ],
+        ),
+        ErrorKind::MediaFailed => (
+            "The PDF could not be sent",
+            "media-failed",
+            "Meta could not process the invoice PDF (error 131053).".into(),
+            vec!["Try again; if it fails again, download the PDF and check that it opens."],
+        ),
+        ErrorKind::SelfMessage => (
+            "Cannot message your own number",
+            "other-errors",
+            "The tenant's phone number is your WhatsApp business number itself (error 131021).".into(),
+            vec!["Correct the tenant's phone number."],
         ),
         _ => (
             "WhatsApp refused the request",

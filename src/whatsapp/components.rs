@@ -261,7 +261,10 @@ pub fn WhatsAppSettingsPage() -> impl IntoView {
                 match page {
                     Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
                     Ok(WhatsAppPage { connection: Some(c), .. }) => {
-                        view! { <ConnectionCard c test replace disconnect flashes=(test_flash, replace_flash)/> }.into_any()
+                        view! {
+                            <ConnectionCard c test replace disconnect flashes=(test_flash, replace_flash)/>
+                            <super::SendingSection/>
+                        }.into_any()
                     }
                     Ok(page) => {
                         let sandbox_problem = problem_of(sandbox.value(), sandbox_flash.as_ref().map(|f| f.error.clone()));

@@ -2,8 +2,14 @@
 //! see its status, test it, replace the token, disconnect.
 
 mod components;
+mod send_ui;
+pub mod sending;
 
 pub use components::{ConnectForm, ProblemBox, WhatsAppSettingsPage};
+pub use send_ui::{
+    poll_news, BatchBar, SendHistory, SendInvoicePage, SendingSection, TenantMessagesPage,
+    WhatsAppCell,
+};
 
 use crate::error::AppError;
 use leptos::prelude::*;

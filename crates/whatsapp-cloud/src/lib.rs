@@ -7,6 +7,10 @@
 //!
 //! No web framework types leak from the client; it is tested on its own.
 
+// `GraphError::Api` carries Meta's whole error body by value so callers can match on it;
+// boxing it would change the public API for a few bytes on an error path.
+#![allow(clippy::result_large_err)]
+
 mod client;
 mod error;
 pub mod signature;

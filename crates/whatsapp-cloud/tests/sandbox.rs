@@ -2,14 +2,14 @@
 
 mod common;
 
-use common::{env, fast, pdf};
+use common::{env, fast, pdf, Receiver};
 use serde_json::{json, Value};
 use std::time::Duration;
 use whatsapp_cloud::{
-    sandbox::Fault,
+    sandbox::{Fault, NewAccount, SandboxStats},
     signature,
     types::{Outgoing, TokenKind},
-    AppCredentials, ErrorKind, Retry, SecretString,
+    AppCredentials, ErrorKind, GraphError, Retry, SecretString,
 };
 
 #[tokio::test]
@@ -184,6 +184,7 @@ async fn injected_failures_come_back_typed_and_classified() {
         .phone_number(&pnid, &e.token(), None)
         .await
         .unwrap();
+    assert_eq!(e.sandbox.stats().faults, 7);
 }
 
 fn statuses(hooks: &[(axum::http::HeaderMap, axum::body::Bytes)], secret: &str) -> Vec<Value> {
@@ -242,6 +243,7 @@ async fn document_inside_the_window_is_delivered_and_read() {
         .all(|s| s["id"] == wamid.as_str() && s["biz_opaque_callback_data"] == "send:1"));
     assert_eq!(st[1]["pricing"]["type"], "free_customer_service");
     assert_eq!(e.sandbox.sent().len(), 1);
+    assert_eq!(e.sandbox.webhook_deliveries(), 4);
 }
 
 #[tokio::test]
@@ -301,8 +303,13 @@ async fn templates_are_listed_created_approved_and_checked_at_send() {
         ["hello_world"]
     );
 
+    let handle = e
+        .client
+        .upload_header_example(&e.account.app_id, &e.token(), None, "sample.pdf", pdf())
+        .await
+        .unwrap();
     let tpl = json!({ "name": "invoice_ready", "language": "en_US", "category": "UTILITY", "components": [
-        { "type": "HEADER", "format": "DOCUMENT", "example": { "header_handle": ["4::YXBwbGljYXRpb24vcGRm:ARZ"] } },
+        { "type": "HEADER", "format": "DOCUMENT", "example": { "header_handle": [handle] } },
         { "type": "BODY", "text": "Hi {{1}}, invoice {{2}} for {{3}} is attached. Thank you!",
           "example": { "body_text": [["Ana", "INV-001", "€120.00"]] } } ] });
     let created = e
@@ -449,6 +456,15 @@ async fn throughput_and_pair_limits() {
         .send_message(&pnid, &e.token(), None, "+447700900509", &hello, None)
         .await
         .unwrap();
+    assert_eq!(
+        e.sandbox.stats(),
+        SandboxStats {
+            accepted: 6,
+            throughput_refusals: 1,
+            pair_refusals: 1,
+            faults: 0,
+        }
+    );
 }
 
 #[tokio::test]
@@ -490,4 +506,673 @@ async fn bad_sends_are_refused_like_meta() {
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::MediaFailed);
+}
+
+/// A raw call to the sandbox, for what the typed client never sends.
+async fn raw(
+    e: &common::Env,
+    method: reqwest::Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> (u16, Value) {
+    let mut req = reqwest::Client::new()
+        .request(method, format!("{}/v23.0/{path}", e.base))
+        .body(body);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = req.send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn resumable_upload_gives_a_handle_for_a_document_header() {
+    let e = env(fast(), false).await;
+    let app_id = e.account.app_id.clone();
+    let secret = SecretString::from(e.account.app_secret.clone());
+    let file = pdf();
+    let session = e
+        .client
+        .start_upload(
+            &app_id,
+            &e.token(),
+            Some(&secret),
+            "sample.pdf",
+            file.len(),
+            "application/pdf",
+        )
+        .await
+        .unwrap();
+    assert!(session.starts_with("upload:"), "{session}");
+    let auth = format!("OAuth {}", e.account.access_token);
+    let (status, state) = raw(
+        &e,
+        reqwest::Method::GET,
+        &session,
+        &[("authorization", &auth)],
+        vec![],
+    )
+    .await;
+    assert_eq!((status, state["file_offset"].clone()), (200, json!(0)));
+    assert_eq!(state["id"], session.as_str());
+
+    let handle = e
+        .client
+        .upload_file(&session, &e.token(), Some(&secret), file.clone())
+        .await
+        .unwrap();
+    // `4::` + base64("application/pdf") + an opaque part, like Meta's handles.
+    assert!(handle.starts_with("4::YXBwbGljYXRpb24vcGRm:"), "{handle}");
+    let (_, state) = raw(
+        &e,
+        reqwest::Method::GET,
+        &session,
+        &[("authorization", &auth)],
+        vec![],
+    )
+    .await;
+    assert_eq!(state["file_offset"], file.len());
+
+    // The convenience call does both steps; each handle is new.
+    let again = e
+        .client
+        .upload_header_example(&app_id, &e.token(), None, "sample.pdf", pdf())
+        .await
+        .unwrap();
+    assert_ne!(again, handle);
+
+    let tpl = json!({ "name": "statement_ready", "language": "en_GB", "category": "UTILITY", "components": [
+        { "type": "HEADER", "format": "DOCUMENT", "example": { "header_handle": [handle] } },
+        { "type": "BODY", "text": "Hi {{1}}, your statement is attached." ,
+          "example": { "body_text": [["Ana"]] } } ] });
+    let created = e
+        .client
+        .create_template(&e.account.business_account_id, &e.token(), None, &tpl)
+        .await
+        .unwrap();
+    assert_eq!(created.status.as_deref(), Some("PENDING"));
+
+    // Uploads are recorded (without the file) for the contract checks.
+    let ex = e.sandbox.exchanges();
+    let upload = ex
+        .iter()
+        .find(|x| x.spec_path == "/{Version}/{Upload-Session-ID}" && x.method == "post")
+        .unwrap();
+    assert_eq!(upload.request_body.as_ref().unwrap()["bytes"], file.len());
+    assert!(ex
+        .iter()
+        .all(|x| x.query.iter().all(|(k, _)| k != "appsecret_proof")));
+}
+
+#[tokio::test]
+async fn uploads_are_refused_like_meta() {
+    let e = env(fast(), false).await;
+    let app_id = e.account.app_id.clone();
+    let code = |r: Result<String, GraphError>| {
+        let err = r.unwrap_err();
+        let api = err.api().unwrap().clone();
+        (api.code, api.subcode, api.message)
+    };
+
+    // Another app's id: Meta's unknown object.
+    let other = e.sandbox.create_account(Default::default());
+    let err = e
+        .client
+        .start_upload(
+            &other.app_id,
+            &e.token(),
+            None,
+            "a.pdf",
+            10,
+            "application/pdf",
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownObject);
+    assert_eq!(err.api().unwrap().subcode, Some(33));
+
+    // Missing or bad parameters.
+    let (c, _, msg) = code(
+        e.client
+            .start_upload(&app_id, &e.token(), None, "", 10, "application/pdf")
+            .await,
+    );
+    assert_eq!(c, 100);
+    assert!(msg.contains("file_name"), "{msg}");
+    let (c, _, msg) = code(
+        e.client
+            .start_upload(&app_id, &e.token(), None, "a.pdf", 0, "application/pdf")
+            .await,
+    );
+    assert_eq!(c, 100);
+    assert!(msg.contains("file_length"), "{msg}");
+    let (c, _, msg) = code(
+        e.client
+            .start_upload(&app_id, &e.token(), None, "a.gif", 10, "image/gif")
+            .await,
+    );
+    assert_eq!(c, 100);
+    assert!(msg.contains("file_type"), "{msg}");
+    let auth = format!("Bearer {}", e.account.access_token);
+    let (status, body) = raw(
+        &e,
+        reqwest::Method::POST,
+        &format!("{app_id}/uploads?file_name=a.pdf&file_type=application/pdf"),
+        &[("authorization", &auth)],
+        vec![],
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].clone()), (400, json!(100)));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("file_length"));
+
+    // The bytes must be the whole file, at offset 0, and a PDF when the type says so.
+    let file = pdf();
+    let start = || async {
+        e.client
+            .start_upload(
+                &app_id,
+                &e.token(),
+                None,
+                "a.pdf",
+                file.len(),
+                "application/pdf",
+            )
+            .await
+            .unwrap()
+    };
+    let session = start().await;
+    let (c, _, msg) = code(
+        e.client
+            .upload_file(&session, &e.token(), None, file[..10].to_vec())
+            .await,
+    );
+    assert_eq!(c, 100);
+    assert!(msg.contains("expects"), "{msg}");
+    let mut not_pdf = vec![b'x'; file.len()];
+    not_pdf[0] = b'<';
+    let (c, _, msg) = code(
+        e.client
+            .upload_file(&session, &e.token(), None, not_pdf)
+            .await,
+    );
+    assert_eq!(c, 100);
+    assert!(msg.contains("PDF"), "{msg}");
+    let oauth = format!("OAuth {}", e.account.access_token);
+    let (status, body) = raw(
+        &e,
+        reqwest::Method::POST,
+        &session,
+        &[("authorization", &oauth)],
+        file.clone(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("file_offset"));
+    let (status, body) = raw(
+        &e,
+        reqwest::Method::POST,
+        &session,
+        &[("authorization", &oauth), ("file_offset", "5")],
+        file[5..].to_vec(),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].clone()), (400, json!(100)));
+
+    // Someone else's session, an unknown one, a bad token.
+    let other_token = SecretString::from(other.access_token.clone());
+    let err = e
+        .client
+        .upload_file(&session, &other_token, None, file.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownObject);
+    let err = e
+        .client
+        .upload_file("upload:nope", &e.token(), None, file.clone())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::UnknownObject);
+    let err = e
+        .client
+        .upload_file(
+            &session,
+            &SecretString::from("SANDBOXwrong"),
+            None,
+            file.clone(),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidToken);
+
+    // After all that, the session still takes the file.
+    let h = e
+        .client
+        .upload_file(&session, &e.token(), None, file.clone())
+        .await
+        .unwrap();
+    assert!(h.starts_with("4::"));
+}
+
+#[tokio::test]
+async fn templates_need_a_real_header_sample_and_body_examples() {
+    let e = env(fast(), false).await;
+    let waba = e.account.business_account_id.clone();
+    let template = |name: &str, handle: Value, example: Value| {
+        json!({ "name": name, "language": "en_US", "category": "UTILITY", "components": [
+            { "type": "HEADER", "format": "DOCUMENT", "example": { "header_handle": [handle] } },
+            { "type": "BODY", "text": "Hi {{1}}, invoice {{2}} is attached.", "example": example } ] })
+    };
+    let good_example = json!({ "body_text": [["Ana", "INV-1"]] });
+    let header_refused = |err: GraphError| {
+        let api = err.api().unwrap().clone();
+        assert_eq!((api.code, api.subcode), (100, Some(2388273)), "{api:?}");
+        assert_eq!(api.user_title.as_deref(), Some("Invalid header example"));
+        let msg = api.user_msg.unwrap();
+        assert!(
+            msg.contains("PDF") && msg.contains("Resumable Upload API"),
+            "{msg}"
+        );
+    };
+
+    // A made-up handle (or none at all).
+    for handle in [json!("4::YXBwbGljYXRpb24vcGRm:ARZ"), Value::Null] {
+        let err = e
+            .client
+            .create_template(
+                &waba,
+                &e.token(),
+                None,
+                &template("a_doc", handle, good_example.clone()),
+            )
+            .await
+            .unwrap_err();
+        header_refused(err);
+    }
+    // A /media id is not a handle.
+    let media = e
+        .client
+        .upload_pdf(&e.account.phone_number_id, &e.token(), None, "x.pdf", pdf())
+        .await
+        .unwrap();
+    let err = e
+        .client
+        .create_template(
+            &waba,
+            &e.token(),
+            None,
+            &template("a_doc", json!(media.id), good_example.clone()),
+        )
+        .await
+        .unwrap_err();
+    header_refused(err);
+    // An image is not a PDF.
+    let png = b"\x89PNG\r\n\x1a\nfake".to_vec();
+    let session = e
+        .client
+        .start_upload(
+            &e.account.app_id,
+            &e.token(),
+            None,
+            "x.png",
+            png.len(),
+            "image/png",
+        )
+        .await
+        .unwrap();
+    let png_handle = e
+        .client
+        .upload_file(&session, &e.token(), None, png)
+        .await
+        .unwrap();
+    assert!(png_handle.starts_with("4::aW1hZ2UvcG5n:"), "{png_handle}");
+    let err = e
+        .client
+        .create_template(
+            &waba,
+            &e.token(),
+            None,
+            &template("a_doc", json!(png_handle), good_example.clone()),
+        )
+        .await
+        .unwrap_err();
+    header_refused(err);
+    // A handle another app uploaded.
+    let other = e.sandbox.create_account(Default::default());
+    let other_token = SecretString::from(other.access_token.clone());
+    let foreign = e
+        .client
+        .upload_header_example(&other.app_id, &other_token, None, "x.pdf", pdf())
+        .await
+        .unwrap();
+    let err = e
+        .client
+        .create_template(
+            &waba,
+            &e.token(),
+            None,
+            &template("a_doc", json!(foreign), good_example.clone()),
+        )
+        .await
+        .unwrap_err();
+    header_refused(err);
+
+    // Body examples: one value per variable.
+    let handle = e
+        .client
+        .upload_header_example(&e.account.app_id, &e.token(), None, "x.pdf", pdf())
+        .await
+        .unwrap();
+    for example in [
+        json!({ "body_text": [["Ana"]] }),
+        json!({ "body_text": [["Ana", "INV-1", "extra"]] }),
+        Value::Null,
+    ] {
+        let err = e
+            .client
+            .create_template(
+                &waba,
+                &e.token(),
+                None,
+                &template("a_doc", json!(handle), example.clone()),
+            )
+            .await
+            .unwrap_err();
+        let api = err.api().unwrap();
+        assert_eq!(api.code, 100, "{example}");
+        assert!(
+            api.user_msg.as_deref().unwrap().contains("body_text"),
+            "{api:?}"
+        );
+    }
+    e.client
+        .create_template(
+            &waba,
+            &e.token(),
+            None,
+            &template("a_doc", json!(handle), good_example),
+        )
+        .await
+        .unwrap();
+    // A body without variables needs no example.
+    let plain = json!({ "name": "plain_note", "language": "en_US", "category": "UTILITY", "components": [
+        { "type": "BODY", "text": "Your documents are ready." } ] });
+    e.client
+        .create_template(&waba, &e.token(), None, &plain)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_answer_still_sends_the_message() {
+    let mut cfg = fast();
+    cfg.slow_delay = Duration::from_secs(3); // the client gives up after 2 s
+    let e = env(cfg, false).await;
+    let pnid = e.account.phone_number_id.clone();
+    let hello = Outgoing::Template {
+        name: "hello_world".into(),
+        language: "en_US".into(),
+        components: vec![],
+    };
+    // Scoped to this number: another number's send is not affected.
+    let other_hooks = Receiver::start(0).await;
+    let other = e.sandbox.create_account(NewAccount {
+        webhook_url: Some(other_hooks.url.clone()),
+        ..Default::default()
+    });
+    e.sandbox.inject(Fault::LostResponse, 1, Some(&pnid));
+    e.client
+        .send_message(
+            &other.phone_number_id,
+            &SecretString::from(other.access_token.clone()),
+            None,
+            "+447700900301",
+            &hello,
+            None,
+        )
+        .await
+        .unwrap();
+
+    let err = e
+        .client
+        .send_message(
+            &pnid,
+            &e.token(),
+            None,
+            "+447700900302",
+            &hello,
+            Some("send:lost"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GraphError::Timeout), "{err:?}");
+    assert_eq!(err.retry(), Retry::Backoff);
+    // Meta took it: it is in `sent` and its statuses arrive.
+    let sent = e.sandbox.sent();
+    let mine = sent.iter().find(|r| r.phone_number_id == pnid).unwrap();
+    assert_eq!(mine.callback.as_deref(), Some("send:lost"));
+    let st = statuses(&e.wait_hooks(3).await, &e.account.app_secret);
+    assert!(st
+        .iter()
+        .all(|s| s["id"] == mine.wamid.as_str() && s["biz_opaque_callback_data"] == "send:lost"));
+    let stats = e.sandbox.stats();
+    assert_eq!((stats.accepted, stats.faults), (2, 1));
+
+    // On a call without a message to lose, it is a slow answer.
+    e.sandbox.inject(Fault::LostResponse, 1, Some(&pnid));
+    let err = e
+        .client
+        .phone_number(&pnid, &e.token(), None)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Timeout);
+    // The answer, had it arrived, is the slow fault's 504.
+    e.sandbox
+        .update_config(|c| c.slow_delay = Duration::from_millis(100));
+    e.sandbox.inject(Fault::LostResponse, 1, Some(&pnid));
+    let (status, body) = raw(
+        &e,
+        reqwest::Method::POST,
+        &format!("{pnid}/messages"),
+        &[
+            (
+                "authorization",
+                &format!("Bearer {}", e.account.access_token),
+            ),
+            ("content-type", "application/json"),
+        ],
+        serde_json::to_vec(
+            &json!({ "messaging_product": "whatsapp", "to": "+447700900303", "type": "template",
+            "template": { "name": "hello_world", "language": { "code": "en_US" } } }),
+        )
+        .unwrap(),
+    )
+    .await;
+    assert_eq!((status, body["error"]["code"].clone()), (504, json!(2)));
+    assert_eq!(e.sandbox.sent().len(), 3);
+}
+
+#[tokio::test]
+async fn random_faults_include_lost_answers() {
+    let mut cfg = fast();
+    cfg.fault_rate = 1.0;
+    cfg.slow_delay = Duration::from_millis(10);
+    let e = env(cfg, false).await;
+    let pnid = e.account.phone_number_id.clone();
+    let hello = Outgoing::Template {
+        name: "hello_world".into(),
+        language: "en_US".into(),
+        components: vec![],
+    };
+    let mut kinds = std::collections::HashSet::new();
+    for i in 0..60 {
+        let err = e
+            .client
+            .send_message(
+                &pnid,
+                &e.token(),
+                None,
+                &format!("+4477009004{i:02}"),
+                &hello,
+                None,
+            )
+            .await
+            .unwrap_err();
+        kinds.insert(format!("{:?}", err.kind()));
+    }
+    // Every call failed (a slow or lost answer after 10 ms is a 504); some messages were
+    // taken all the same (the lost answers).
+    assert_eq!(e.sandbox.stats().faults, 60);
+    assert_eq!(
+        kinds,
+        ["Temporary", "RateLimited"]
+            .map(String::from)
+            .into_iter()
+            .collect()
+    );
+    let accepted = e.sandbox.stats().accepted;
+    assert!((1..60).contains(&accepted), "{accepted}");
+    assert_eq!(e.sandbox.sent().len() as u64, accepted);
+}
+
+#[tokio::test]
+async fn refused_webhooks_are_retried_with_backoff() {
+    let hooks = Receiver::start(3).await;
+    let e = env(fast(), false).await;
+    e.sandbox
+        .set_webhook(&e.account.app_id, Some(hooks.url.clone()));
+    let started = std::time::Instant::now();
+    e.sandbox
+        .simulate_inbound(&e.account.phone_number_id, "+447700900123", "hi");
+    let got = hooks.wait(1).await;
+    // Refused three times: 250 + 500 + 1000 ms of backoff before the fourth attempt.
+    assert!(
+        started.elapsed() >= Duration::from_millis(1700),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(hooks.attempts(), 4);
+    let sig = got[0]
+        .0
+        .get("x-hub-signature-256")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(signature::verify(
+        e.account.app_secret.as_bytes(),
+        &got[0].1,
+        Some(sig)
+    ));
+    assert_eq!(e.sandbox.webhook_deliveries(), 1);
+}
+
+#[tokio::test]
+async fn webhook_retries_stop_after_webhook_retry_for() {
+    let mut cfg = fast();
+    cfg.webhook_retry_for = Duration::from_millis(600);
+    let hooks = Receiver::start(usize::MAX).await;
+    let e = env(cfg, false).await;
+    e.sandbox
+        .set_webhook(&e.account.app_id, Some(hooks.url.clone()));
+    e.sandbox
+        .simulate_inbound(&e.account.phone_number_id, "+447700900123", "hi");
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    // At 0 and 250 ms; the next try (at 750 ms) would be past the 600 ms.
+    assert_eq!(hooks.attempts(), 2);
+    assert_eq!(e.sandbox.webhook_deliveries(), 0);
+}
+
+#[tokio::test]
+async fn a_failing_endpoint_does_not_hold_up_other_deliveries() {
+    let e = env(fast(), false).await;
+    let down = Receiver::start(usize::MAX).await;
+    let up = Receiver::start(0).await;
+    let stuck = e.sandbox.create_account(NewAccount {
+        webhook_url: Some(down.url.clone()),
+        ..Default::default()
+    });
+    let fine = e.sandbox.create_account(NewAccount {
+        webhook_url: Some(up.url.clone()),
+        ..Default::default()
+    });
+    let hello = Outgoing::Template {
+        name: "hello_world".into(),
+        language: "en_US".into(),
+        components: vec![],
+    };
+    for (acc, to) in [(&stuck, "+447700900601"), (&fine, "+447700900602")] {
+        e.client
+            .send_message(
+                &acc.phone_number_id,
+                &SecretString::from(acc.access_token.clone()),
+                None,
+                to,
+                &hello,
+                None,
+            )
+            .await
+            .unwrap();
+    }
+    let started = std::time::Instant::now();
+    let st = statuses(&up.wait(3).await, &fine.app_secret);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let seq: Vec<&str> = st.iter().map(|s| s["status"].as_str().unwrap()).collect();
+    assert_eq!(seq, ["sent", "delivered", "read"]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert!(
+        down.attempts() >= 2,
+        "the stuck endpoint is still being retried"
+    );
+    assert!(down.accepted.lock().await.is_empty());
+}
+
+#[tokio::test]
+async fn statuses_can_come_twice_and_out_of_order() {
+    let mut cfg = fast();
+    cfg.duplicate_statuses = true;
+    cfg.shuffle_statuses = true;
+    let e = env(cfg, false).await;
+    let pnid = e.account.phone_number_id.clone();
+    let hello = Outgoing::Template {
+        name: "hello_world".into(),
+        language: "en_US".into(),
+        components: vec![],
+    };
+    let sent = e
+        .client
+        .send_message(&pnid, &e.token(), None, "+447700900701", &hello, None)
+        .await
+        .unwrap();
+    let st = statuses(&e.wait_hooks(6).await, &e.account.app_secret);
+    assert!(st.iter().all(|s| s["id"] == sent.wamid().unwrap()));
+    let mut seq: Vec<&str> = st.iter().map(|s| s["status"].as_str().unwrap()).collect();
+    seq.sort();
+    assert_eq!(
+        seq,
+        ["delivered", "delivered", "read", "read", "sent", "sent"]
+    );
+    // Duplicates are the same event: identical bodies.
+    let hooks = e.wait_hooks(6).await;
+    for h in &hooks {
+        assert_eq!(hooks.iter().filter(|o| o.1 == h.1).count(), 2);
+    }
+
+    // A failure is duplicated too.
+    e.sandbox.update_config(|c| c.shuffle_statuses = false);
+    e.client
+        .send_message(&pnid, &e.token(), None, "+447700900000", &hello, None)
+        .await
+        .unwrap();
+    let st = statuses(&e.wait_hooks(8).await[6..], &e.account.app_secret);
+    assert!(st.iter().all(|s| s["status"] == "failed"));
 }

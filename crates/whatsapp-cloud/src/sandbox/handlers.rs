@@ -1,8 +1,11 @@
 //! The sandbox's Graph API endpoints.
 
 use super::{
-    state::{numeric_id, unix_now, Exchange, Fault, Media, SentRecord, StoredTemplate},
-    Sandbox,
+    state::{
+        numeric_id, random_text, unix_now, Exchange, Fault, Media, SentRecord, StoredTemplate,
+        UploadSession, UploadedFile,
+    },
+    Counters, Sandbox,
 };
 use crate::signature;
 use axum::{
@@ -13,7 +16,7 @@ use axum::{
     routing::get,
     Router,
 };
-use rand::Rng;
+use rand::{seq::SliceRandom, Rng};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
@@ -39,11 +42,20 @@ const PHONE_FIELDS: &[&str] = &[
     "is_official_business_account",
 ];
 const MAX_DOCUMENT_BYTES: usize = 100 * 1024 * 1024;
+/// Resumable Upload API session ids start with this.
+const UPLOAD_PREFIX: &str = "upload:";
+/// What the Resumable Upload API accepts in the sandbox (template header samples).
+const UPLOAD_TYPES: &[&str] = &["application/pdf", "image/jpeg", "image/png", "video/mp4"];
+// The Resumable Upload API is part of the core Graph API, not Meta's Business Messaging spec:
+// these exchanges are recorded under the paths Meta's upload guide uses.
+const UPLOADS_PATH: &str = "/{Version}/{App-ID}/uploads";
+const UPLOAD_SESSION_PATH: &str = "/{Version}/{Upload-Session-ID}";
 
 pub(super) fn router(sb: Sandbox) -> Router {
     Router::new()
         .route("/{version}/debug_token", get(debug_token))
-        .route("/{version}/{id}", get(get_node))
+        .route("/{version}/{id}", get(get_node).post(post_node))
+        .route("/{version}/{id}/uploads", axum::routing::post(start_upload))
         .route("/{version}/{id}/phone_numbers", get(phone_numbers))
         .route("/{version}/{id}/media", axum::routing::post(upload_media))
         .route(
@@ -119,13 +131,17 @@ fn invalid_token() -> Answer {
 }
 
 fn unknown_object(id: &str) -> Answer {
+    unknown_object_for("get", id)
+}
+
+fn unknown_object_for(method: &str, id: &str) -> Answer {
     meta_error(
         400,
         100,
         Some(33),
         "GraphMethodException",
         &format!(
-            "Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, \
+            "Unsupported {method} request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, \
              or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api"
         ),
         None,
@@ -168,7 +184,7 @@ fn fault_answer(fault: &Fault) -> Answer {
             body: json!("Service Unavailable"),
             plain_text: true,
         },
-        Fault::Slow => meta_error(
+        Fault::Slow | Fault::LostResponse => meta_error(
             504,
             2,
             None,
@@ -179,10 +195,26 @@ fn fault_answer(fault: &Fault) -> Answer {
     }
 }
 
+/// One of the random faults, about equally often.
+fn random_fault(rng: &mut impl Rng) -> Fault {
+    match rng.gen_range(0..5) {
+        0 => Fault::ServerError,
+        1 => Fault::BadGateway,
+        2 => Fault::Api {
+            code: 130429,
+            subcode: None,
+            status: 400,
+        },
+        3 => Fault::Slow,
+        _ => Fault::LostResponse,
+    }
+}
+
 impl Sandbox {
-    /// An injected or random fault for this call, if any; holds the answer for a slow fault.
-    async fn fault(&self, phone_number_id: Option<&str>) -> Option<Answer> {
-        let picked = {
+    /// An injected fault for this call (scoped to `phone_number_id`, or unscoped), else a
+    /// random one at `fault_rate`. Counted in [`super::SandboxStats::faults`].
+    fn pick_fault(&self, phone_number_id: Option<&str>) -> Option<Fault> {
+        let injected = {
             let mut st = self.inner.state.lock();
             let pos = st
                 .faults
@@ -190,25 +222,28 @@ impl Sandbox {
                 .position(|(scope, _)| scope.is_none() || scope.as_deref() == phone_number_id);
             pos.and_then(|i| st.faults.remove(i)).map(|(_, f)| f)
         };
-        let picked = picked.or_else(|| {
+        let picked = injected.or_else(|| {
             let rate = self.inner.config.lock().fault_rate;
             let mut rng = rand::thread_rng();
-            (rate > 0.0 && rng.gen_bool(rate.min(1.0))).then(|| match rng.gen_range(0..4) {
-                0 => Fault::ServerError,
-                1 => Fault::BadGateway,
-                2 => Fault::Api {
-                    code: 130429,
-                    subcode: None,
-                    status: 400,
-                },
-                _ => Fault::Slow,
-            })
+            (rate > 0.0 && rng.gen_bool(rate.min(1.0))).then(|| random_fault(&mut rng))
         })?;
-        if picked == Fault::Slow {
+        Counters::bump(&self.inner.counters.faults);
+        Some(picked)
+    }
+
+    /// Meta's answer for `fault`; a slow or lost answer is held for `slow_delay` first.
+    async fn serve_fault(&self, fault: &Fault) -> Answer {
+        if matches!(fault, Fault::Slow | Fault::LostResponse) {
             let delay = self.inner.config.lock().slow_delay;
             tokio::time::sleep(delay).await;
         }
-        Some(fault_answer(&picked))
+        fault_answer(fault)
+    }
+
+    /// A fault for a call that has no answer to lose (`LostResponse` acts as `Slow`).
+    async fn fault(&self, phone_number_id: Option<&str>) -> Option<Answer> {
+        let picked = self.pick_fault(phone_number_id)?;
+        Some(self.serve_fault(&picked).await)
     }
 
     /// The token's account, or Meta's answer for a bad token. Only sandbox tokens are looked up.
@@ -304,7 +339,7 @@ async fn debug_token(State(sb): State<Sandbox>, headers: HeaderMap, Query(q): Q)
                 "(#100) You must provide an app access token, or a user access token that is an owner or developer of the app", None);
         };
         let st = sb.inner.state.lock();
-        let app_ok = st.apps.get(app_id).is_some_and(|a| a.secret.as_bytes().len() == secret.len() && subtle::ConstantTimeEq::ct_eq(a.secret.as_bytes(), secret.as_bytes()).into());
+        let app_ok = st.apps.get(app_id).is_some_and(|a| a.secret.len() == secret.len() && subtle::ConstantTimeEq::ct_eq(a.secret.as_bytes(), secret.as_bytes()).into());
         if !app_ok {
             return invalid_token();
         }
@@ -408,7 +443,10 @@ async fn get_node(
     Query(q): Q,
 ) -> Response {
     let is_media = sb.inner.state.lock().media.contains_key(&id);
-    let spec_path = if is_media {
+    let is_upload = id.starts_with(UPLOAD_PREFIX);
+    let spec_path = if is_upload {
+        UPLOAD_SESSION_PATH
+    } else if is_media {
         "/{Version}/{Media-ID}"
     } else {
         "/{Version}/{Phone-Number-ID}"
@@ -422,6 +460,13 @@ async fn get_node(
             Err(a) => return a,
         };
         let st = sb.inner.state.lock();
+        if is_upload {
+            // Where to resume an interrupted upload.
+            return match st.uploads.get(&id).filter(|u| u.app_id == token.app_id) {
+                Some(u) => Answer::ok(json!({ "id": id, "file_offset": u.received })),
+                None => unknown_object(&id),
+            };
+        }
         if let Some(m) = st.media.get(&id) {
             let owner = st.numbers.get(&m.phone_number_id).map(|n| n.app_id.as_str());
             if owner != Some(token.app_id.as_str()) {
@@ -528,13 +573,13 @@ async fn upload_media(
             Ok(t) => t,
             Err(a) => return a,
         };
-        if !sb
+        if sb
             .inner
             .state
             .lock()
             .numbers
             .get(&pnid)
-            .is_some_and(|n| n.waba_id == token.waba_id)
+            .is_none_or(|n| n.waba_id != token.waba_id)
         {
             return unknown_object(&pnid);
         }
@@ -638,6 +683,286 @@ async fn upload_media(
     )
 }
 
+/// Standard base64 without padding, as in the mime-type part of Meta's upload handles
+/// (`4::YXBwbGljYXRpb24vcGRm:…` for `application/pdf`).
+fn base64_unpadded(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[(n >> (18 - 6 * i)) as usize & 63]));
+        }
+    }
+    out
+}
+
+/// `file_name`, `file_length` and `file_type` of `POST /{app-id}/uploads`, or Meta's message.
+fn upload_params(
+    file_name: Option<&str>,
+    file_length: Option<&str>,
+    file_type: Option<&str>,
+) -> Result<(String, usize, String), String> {
+    let name = file_name
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .ok_or("(#100) The parameter file_name is required.")?;
+    let length = file_length.ok_or("(#100) The parameter file_length is required.")?;
+    let length: usize = length
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or(format!(
+            "(#100) Param file_length must be a positive integer number of bytes, got '{length}'."
+        ))?;
+    if length > MAX_DOCUMENT_BYTES {
+        return Err(format!(
+            "(#100) Param file_length must be at most {MAX_DOCUMENT_BYTES} bytes."
+        ));
+    }
+    let kind = file_type.ok_or("(#100) The parameter file_type is required.")?;
+    if !UPLOAD_TYPES.contains(&kind) {
+        return Err(format!(
+            "(#100) Param file_type must be one of {}, got '{kind}'.",
+            UPLOAD_TYPES.join(", ")
+        ));
+    }
+    Ok((name.to_string(), length, kind.to_string()))
+}
+
+fn invalid_param(message: &str) -> Answer {
+    meta_error(400, 100, None, "OAuthException", message, None)
+}
+
+/// `POST /{app-id}/uploads`: starts a Resumable Upload API session.
+async fn start_upload(
+    State(sb): State<Sandbox>,
+    Path((_v, app_id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(q): Q,
+) -> Response {
+    let answer = async {
+        if let Some(a) = sb.fault(None).await {
+            return a;
+        }
+        let token = match sb.authenticate(&headers) {
+            Ok(t) => t,
+            Err(a) => return a,
+        };
+        // Sessions belong to an app; the token's user must have a role on it.
+        if token.app_id != app_id {
+            return unknown_object_for("post", &app_id);
+        }
+        let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        let (_name, file_length, file_type) =
+            match upload_params(get("file_name"), get("file_length"), get("file_type")) {
+                Ok(p) => p,
+                Err(message) => return invalid_param(&message),
+            };
+        let id = format!("{UPLOAD_PREFIX}{}", random_text(48));
+        sb.inner.state.lock().uploads.insert(
+            id.clone(),
+            UploadSession {
+                app_id,
+                file_length,
+                file_type,
+                received: 0,
+                handle: None,
+            },
+        );
+        Answer::ok(json!({ "id": id }))
+    }
+    .await;
+    sb.respond(UPLOADS_PATH, "post", q, None, None, answer)
+}
+
+/// `POST /{id}`: the file's bytes for an upload session (`upload:…`). Other nodes cannot be
+/// changed in the sandbox.
+async fn post_node(
+    State(sb): State<Sandbox>,
+    Path((_v, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    Query(q): Q,
+    body: Bytes,
+) -> Response {
+    let offset_header = headers
+        .get("file_offset")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let answer = async {
+        if let Some(a) = sb.fault(None).await {
+            return a;
+        }
+        let token = match sb.authenticate(&headers) {
+            Ok(t) => t,
+            Err(a) => return a,
+        };
+        if !id.starts_with(UPLOAD_PREFIX) {
+            return unknown_object_for("post", &id);
+        }
+        let mut st = sb.inner.state.lock();
+        let Some(session) = st.uploads.get_mut(&id).filter(|u| u.app_id == token.app_id) else {
+            return unknown_object_for("post", &id);
+        };
+        let Some(offset_text) = offset_header.as_deref() else {
+            return invalid_param("(#100) The file_offset header is required (0 for a new upload session).");
+        };
+        let Ok(offset) = offset_text.trim().parse::<usize>() else {
+            return invalid_param(&format!("(#100) The file_offset header must be a number of bytes, got '{offset_text}'."));
+        };
+        if offset != session.received {
+            return invalid_param(&format!(
+                "(#100) file_offset {offset} does not match this session: {} bytes were received so far.",
+                session.received
+            ));
+        }
+        if offset + body.len() != session.file_length {
+            return invalid_param(&format!(
+                "(#100) The session expects {} bytes from offset {offset} (file_length {}), got {}.",
+                session.file_length - offset.min(session.file_length),
+                session.file_length,
+                body.len()
+            ));
+        }
+        if let Some(h) = &session.handle {
+            // Already complete: the same handle again.
+            return Answer::ok(json!({ "h": h }));
+        }
+        if session.file_type == "application/pdf" && !body.starts_with(b"%PDF-") {
+            return invalid_param("(#100) The uploaded file is not a valid PDF document (file_type is application/pdf).");
+        }
+        let handle = format!(
+            "4::{}:{}",
+            base64_unpadded(session.file_type.as_bytes()),
+            random_text(64)
+        );
+        session.received = session.file_length;
+        session.handle = Some(handle.clone());
+        let file = UploadedFile {
+            app_id: session.app_id.clone(),
+            mime_type: session.file_type.clone(),
+        };
+        st.handles.insert(handle.clone(), file);
+        Answer::ok(json!({ "h": handle }))
+    }
+    .await;
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let spec_path = if id.starts_with(UPLOAD_PREFIX) {
+        UPLOAD_SESSION_PATH
+    } else {
+        "/{Version}/{Phone-Number-ID}"
+    };
+    // The file itself is left out of the record.
+    let request = json!({ "file_offset": offset_header, "bytes": body.len() });
+    sb.respond(spec_path, "post", q, ct, Some(request), answer)
+}
+
+/// Placeholders `{{…}}` in `text`, each counted once (`{{1}} … {{1}}` is one variable).
+fn distinct_placeholders(text: &str) -> usize {
+    let mut seen = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        rest = &rest[i + 2..];
+        if let Some(j) = rest.find("}}") {
+            let name = rest[..j].trim();
+            if !seen.contains(&name) {
+                seen.push(name);
+            }
+            rest = &rest[j + 2..];
+        }
+    }
+    seen.len()
+}
+
+/// The mime types a media header's sample may have, by header format.
+fn header_sample_types(format: &str) -> Option<&'static [&'static str]> {
+    match format.to_ascii_uppercase().as_str() {
+        "DOCUMENT" => Some(&["application/pdf"]),
+        "IMAGE" => Some(&["image/jpeg", "image/png"]),
+        "VIDEO" => Some(&["video/mp4"]),
+        _ => None,
+    }
+}
+
+/// Meta's checks of a new template's examples: a media header needs a sample uploaded with the
+/// Resumable Upload API (`example.header_handle[0]`, a handle `issued` knows with a fitting
+/// mime type), and a body with variables needs one sample value per variable.
+fn check_examples(
+    components: &[Value],
+    issued: impl Fn(&str) -> Option<String>,
+) -> Result<(), Answer> {
+    let kind_is = |c: &Value, k: &str| {
+        c["type"]
+            .as_str()
+            .is_some_and(|t| t.eq_ignore_ascii_case(k))
+    };
+    for c in components.iter().filter(|c| kind_is(c, "HEADER")) {
+        let format = c["format"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let Some(types) = header_sample_types(&format) else {
+            continue;
+        };
+        let handle = c["example"]["header_handle"][0]
+            .as_str()
+            .unwrap_or_default();
+        let fits = issued(handle).is_some_and(|mime| types.contains(&mime.as_str()));
+        if !fits {
+            let what = match format.as_str() {
+                "DOCUMENT" => "a sample PDF",
+                "IMAGE" => "a sample JPEG or PNG image",
+                _ => "a sample MP4 video",
+            };
+            let mut a = meta_error(
+                400,
+                100,
+                Some(2388273),
+                "OAuthException",
+                "Invalid parameter",
+                None,
+            );
+            a.body["error"]["error_user_title"] = json!("Invalid header example");
+            a.body["error"]["error_user_msg"] = json!(format!(
+                "A {format} header needs {what} as its example: upload the file with the Resumable Upload API \
+                 (POST /{{app-id}}/uploads, then POST /upload:…) and put the returned handle (h) in example.header_handle."
+            ));
+            return Err(a);
+        }
+    }
+    for c in components.iter().filter(|c| kind_is(c, "BODY")) {
+        let expected = distinct_placeholders(c["text"].as_str().unwrap_or_default());
+        if expected == 0 {
+            continue;
+        }
+        let got = c["example"]["body_text"][0].as_array().map(Vec::len);
+        if got != Some(expected) {
+            let got = got.map_or("none".to_string(), |n| n.to_string());
+            let mut a = meta_error(
+                400,
+                100,
+                Some(2388043),
+                "OAuthException",
+                "Invalid parameter",
+                None,
+            );
+            a.body["error"]["error_user_title"] = json!("Message template invalid");
+            a.body["error"]["error_user_msg"] = json!(format!(
+                "The body has {expected} variables, so example.body_text[0] needs {expected} sample values (got {got})."
+            ));
+            return Err(a);
+        }
+    }
+    Ok(())
+}
+
 fn placeholders(text: &str) -> usize {
     let mut n = 0;
     let mut rest = text;
@@ -730,138 +1055,17 @@ async fn send_message(
 ) -> Response {
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     let answer = async {
-        if let Some(a) = sb.fault(Some(&pnid)).await {
-            return a;
-        }
-        let token = match sb.authenticate(&headers) {
-            Ok(t) => t,
-            Err(a) => return a,
+        let lost = match sb.pick_fault(Some(&pnid)) {
+            Some(Fault::LostResponse) => true,
+            Some(other) => return sb.serve_fault(&other).await,
+            None => false,
         };
-        let Some(msg) = parsed.clone() else {
-            return meta_error(400, 100, None, "OAuthException", "(#100) The request body is not valid JSON.", None);
-        };
-        let mut st = sb.inner.state.lock();
-        let Some(number) = st.numbers.get(&pnid).filter(|n| n.waba_id == token.waba_id).cloned() else {
-            return unknown_object(&pnid);
-        };
-        if msg["messaging_product"] != "whatsapp" {
-            return meta_error(400, 100, None, "OAuthException", "(#100) The parameter messaging_product is required.", None);
+        let answer = accept_message(&sb, &pnid, &headers, parsed.as_ref());
+        if lost {
+            // Meta took the message; the answer never arrives.
+            return sb.serve_fault(&Fault::LostResponse).await;
         }
-        let to_raw = msg["to"].as_str().unwrap_or_default().to_string();
-        let wa_id: String = to_raw.chars().filter(char::is_ascii_digit).collect();
-        if wa_id.len() < 8 || wa_id.len() > 15 {
-            return meta_error(400, 131009, None, "OAuthException", "(#131009) Parameter value is not valid",
-                Some("The 'to' phone number is not a valid WhatsApp phone number."));
-        }
-        if wa_id == number.display_phone_number {
-            return meta_error(400, 131021, None, "OAuthException", "(#131021) Recipient cannot be sender",
-                Some("Sender and recipient phone number is the same."));
-        }
-        let kind = msg["type"].as_str().unwrap_or("text").to_string();
-        let category = match kind.as_str() {
-            "text" => {
-                if msg["text"]["body"].as_str().is_none_or(str::is_empty) {
-                    return meta_error(400, 131008, None, "OAuthException", "(#131008) Required parameter is missing",
-                        Some("The parameter text['body'] is required."));
-                }
-                "service".to_string()
-            }
-            "document" => {
-                let doc = &msg["document"];
-                match (doc["id"].as_str(), doc["link"].as_str()) {
-                    (Some(_), Some(_)) => {
-                        return meta_error(400, 131009, None, "OAuthException", "(#131009) Parameter value is not valid",
-                            Some("Use either id or link for a document, not both."));
-                    }
-                    (Some(id), None) if !st.media.get(id).is_some_and(|m| m.phone_number_id == pnid) => {
-                        return meta_error(400, 131009, None, "OAuthException", "(#131009) Parameter value is not valid",
-                            Some(&format!("Media id {id} is not valid for this phone number.")));
-                    }
-                    (None, None) => {
-                        return meta_error(400, 131008, None, "OAuthException", "(#131008) Required parameter is missing",
-                            Some("The parameter document['id'] or document['link'] is required."));
-                    }
-                    _ => {}
-                }
-                if doc["caption"].as_str().is_some_and(|c| c.chars().count() > 1024) {
-                    return meta_error(400, 131009, None, "OAuthException", "(#131009) Parameter value is not valid",
-                        Some("Captions can be at most 1024 characters."));
-                }
-                "service".to_string()
-            }
-            "template" => match check_template(st.templates.get(&number.waba_id).map(Vec::as_slice).unwrap_or(&[]), &msg["template"]) {
-                Ok(cat) => cat,
-                Err(a) => return a,
-            },
-            other => {
-                return meta_error(400, 131051, None, "OAuthException", "(#131051) Unsupported message type",
-                    Some(&format!("Message type {other} is not supported by the sandbox.")));
-            }
-        };
-
-        // Throughput per number, then the pair limit per recipient.
-        let (limit, burst, interval) = {
-            let c = sb.inner.config.lock();
-            (c.throughput_per_sec, c.pair_burst, c.pair_interval)
-        };
-        let now = Instant::now();
-        let window = st.throughput.entry(pnid.clone()).or_insert((now, 0));
-        if now.duration_since(window.0) >= Duration::from_secs(1) {
-            *window = (now, 0);
-        }
-        if window.1 >= limit {
-            return fault_answer(&Fault::Api { code: 130429, subcode: None, status: 400 });
-        }
-        let bucket = st.pair.entry((pnid.clone(), wa_id.clone())).or_insert((burst as f64, now));
-        let refill = now.duration_since(bucket.1).as_secs_f64() / interval.as_secs_f64().max(0.001);
-        *bucket = ((bucket.0 + refill).min(burst as f64), now);
-        if bucket.0 < 1.0 {
-            return fault_answer(&Fault::Api { code: 131056, subcode: None, status: 400 });
-        }
-        bucket.0 -= 1.0;
-        st.throughput.get_mut(&pnid).expect("window").1 += 1;
-
-        let wamid = format!("wamid.SBX{}", numeric_id());
-        let callback = msg["biz_opaque_callback_data"].as_str().map(str::to_string);
-        let window_open = st.last_inbound.get(&(pnid.clone(), wa_id.clone())).is_some_and(|at| unix_now() - at < 24 * 3600);
-        st.sent.push(SentRecord {
-            wamid: wamid.clone(),
-            phone_number_id: pnid.clone(),
-            to: to_raw.clone(),
-            kind: kind.clone(),
-            body: msg.clone(),
-            callback: callback.clone(),
-            at: unix_now(),
-        });
-        if st.sent.len() > 100_000 {
-            st.sent.drain(..10_000);
-        }
-        let outcome = if wa_id.ends_with("0000") {
-            Outcome::Failed(131026)
-        } else if kind != "template" && !window_open {
-            Outcome::Failed(131047)
-        } else {
-            Outcome::Delivered
-        };
-        let app = st.apps.get(&number.app_id).cloned();
-        drop(st);
-        if let Some(app) = app {
-            let pricing = match (kind.as_str(), window_open) {
-                ("template", false) => json!({ "billable": true, "pricing_model": "PMP", "type": "regular", "category": category }),
-                (_, _) => json!({ "billable": false, "pricing_model": "PMP", "type": "free_customer_service", "category": category }),
-            };
-            let ctx = StatusCtx { sb: sb.clone(), app, number, pnid: pnid.clone(), wamid: wamid.clone(), wa_id: wa_id.clone(), callback, pricing };
-            tokio::spawn(ctx.play(outcome));
-        }
-        let mut reply = json!({
-            "messaging_product": "whatsapp",
-            "contacts": [{ "input": to_raw, "wa_id": wa_id }],
-            "messages": [{ "id": wamid }],
-        });
-        if kind == "template" {
-            reply["messages"][0]["message_status"] = json!("accepted");
-        }
-        Answer::ok(reply)
+        answer
     }
     .await;
     sb.respond(
@@ -874,6 +1078,250 @@ async fn send_message(
     )
 }
 
+/// Validates, rate-limits and accepts one message (recorded in `sent`, status webhooks
+/// scheduled); the answer is Meta's.
+fn accept_message(sb: &Sandbox, pnid: &str, headers: &HeaderMap, parsed: Option<&Value>) -> Answer {
+    let pnid = pnid.to_string();
+    let token = match sb.authenticate(headers) {
+        Ok(t) => t,
+        Err(a) => return a,
+    };
+    let Some(msg) = parsed.cloned() else {
+        return meta_error(
+            400,
+            100,
+            None,
+            "OAuthException",
+            "(#100) The request body is not valid JSON.",
+            None,
+        );
+    };
+    let mut st = sb.inner.state.lock();
+    let Some(number) = st
+        .numbers
+        .get(&pnid)
+        .filter(|n| n.waba_id == token.waba_id)
+        .cloned()
+    else {
+        return unknown_object(&pnid);
+    };
+    if msg["messaging_product"] != "whatsapp" {
+        return meta_error(
+            400,
+            100,
+            None,
+            "OAuthException",
+            "(#100) The parameter messaging_product is required.",
+            None,
+        );
+    }
+    let to_raw = msg["to"].as_str().unwrap_or_default().to_string();
+    let wa_id: String = to_raw.chars().filter(char::is_ascii_digit).collect();
+    if wa_id.len() < 8 || wa_id.len() > 15 {
+        return meta_error(
+            400,
+            131009,
+            None,
+            "OAuthException",
+            "(#131009) Parameter value is not valid",
+            Some("The 'to' phone number is not a valid WhatsApp phone number."),
+        );
+    }
+    if wa_id == number.display_phone_number {
+        return meta_error(
+            400,
+            131021,
+            None,
+            "OAuthException",
+            "(#131021) Recipient cannot be sender",
+            Some("Sender and recipient phone number is the same."),
+        );
+    }
+    let kind = msg["type"].as_str().unwrap_or("text").to_string();
+    let category = match kind.as_str() {
+        "text" => {
+            if msg["text"]["body"].as_str().is_none_or(str::is_empty) {
+                return meta_error(
+                    400,
+                    131008,
+                    None,
+                    "OAuthException",
+                    "(#131008) Required parameter is missing",
+                    Some("The parameter text['body'] is required."),
+                );
+            }
+            "service".to_string()
+        }
+        "document" => {
+            let doc = &msg["document"];
+            match (doc["id"].as_str(), doc["link"].as_str()) {
+                (Some(_), Some(_)) => {
+                    return meta_error(
+                        400,
+                        131009,
+                        None,
+                        "OAuthException",
+                        "(#131009) Parameter value is not valid",
+                        Some("Use either id or link for a document, not both."),
+                    );
+                }
+                (Some(id), None) if st.media.get(id).is_none_or(|m| m.phone_number_id != pnid) => {
+                    return meta_error(
+                        400,
+                        131009,
+                        None,
+                        "OAuthException",
+                        "(#131009) Parameter value is not valid",
+                        Some(&format!(
+                            "Media id {id} is not valid for this phone number."
+                        )),
+                    );
+                }
+                (None, None) => {
+                    return meta_error(
+                        400,
+                        131008,
+                        None,
+                        "OAuthException",
+                        "(#131008) Required parameter is missing",
+                        Some("The parameter document['id'] or document['link'] is required."),
+                    );
+                }
+                _ => {}
+            }
+            if doc["caption"]
+                .as_str()
+                .is_some_and(|c| c.chars().count() > 1024)
+            {
+                return meta_error(
+                    400,
+                    131009,
+                    None,
+                    "OAuthException",
+                    "(#131009) Parameter value is not valid",
+                    Some("Captions can be at most 1024 characters."),
+                );
+            }
+            "service".to_string()
+        }
+        "template" => match check_template(
+            st.templates
+                .get(&number.waba_id)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
+            &msg["template"],
+        ) {
+            Ok(cat) => cat,
+            Err(a) => return a,
+        },
+        other => {
+            return meta_error(
+                400,
+                131051,
+                None,
+                "OAuthException",
+                "(#131051) Unsupported message type",
+                Some(&format!(
+                    "Message type {other} is not supported by the sandbox."
+                )),
+            );
+        }
+    };
+
+    // Throughput per number, then the pair limit per recipient.
+    let (limit, burst, interval) = {
+        let c = sb.inner.config.lock();
+        (c.throughput_per_sec, c.pair_burst, c.pair_interval)
+    };
+    let now = Instant::now();
+    let window = st.throughput.entry(pnid.clone()).or_insert((now, 0));
+    if now.duration_since(window.0) >= Duration::from_secs(1) {
+        *window = (now, 0);
+    }
+    if window.1 >= limit {
+        Counters::bump(&sb.inner.counters.throughput_refusals);
+        return fault_answer(&Fault::Api {
+            code: 130429,
+            subcode: None,
+            status: 400,
+        });
+    }
+    let bucket = st
+        .pair
+        .entry((pnid.clone(), wa_id.clone()))
+        .or_insert((burst as f64, now));
+    let refill = now.duration_since(bucket.1).as_secs_f64() / interval.as_secs_f64().max(0.001);
+    *bucket = ((bucket.0 + refill).min(burst as f64), now);
+    if bucket.0 < 1.0 {
+        Counters::bump(&sb.inner.counters.pair_refusals);
+        return fault_answer(&Fault::Api {
+            code: 131056,
+            subcode: None,
+            status: 400,
+        });
+    }
+    bucket.0 -= 1.0;
+    st.throughput.get_mut(&pnid).expect("window").1 += 1;
+
+    let wamid = format!("wamid.SBX{}", numeric_id());
+    let callback = msg["biz_opaque_callback_data"].as_str().map(str::to_string);
+    let window_open = st
+        .last_inbound
+        .get(&(pnid.clone(), wa_id.clone()))
+        .is_some_and(|at| unix_now() - at < 24 * 3600);
+    st.sent.push(SentRecord {
+        wamid: wamid.clone(),
+        phone_number_id: pnid.clone(),
+        to: to_raw.clone(),
+        kind: kind.clone(),
+        body: msg.clone(),
+        callback: callback.clone(),
+        at: unix_now(),
+    });
+    if st.sent.len() > 100_000 {
+        st.sent.drain(..10_000);
+    }
+    Counters::bump(&sb.inner.counters.accepted);
+    let outcome = if wa_id.ends_with("0000") {
+        Outcome::Failed(131026)
+    } else if kind != "template" && !window_open {
+        Outcome::Failed(131047)
+    } else {
+        Outcome::Delivered
+    };
+    let has_app = st.apps.contains_key(&number.app_id);
+    drop(st);
+    if has_app {
+        let pricing = match (kind.as_str(), window_open) {
+            ("template", false) => {
+                json!({ "billable": true, "pricing_model": "PMP", "type": "regular", "category": category })
+            }
+            (_, _) => {
+                json!({ "billable": false, "pricing_model": "PMP", "type": "free_customer_service", "category": category })
+            }
+        };
+        let ctx = StatusCtx {
+            sb: sb.clone(),
+            number,
+            pnid: pnid.clone(),
+            wamid: wamid.clone(),
+            wa_id: wa_id.clone(),
+            callback,
+            pricing,
+        };
+        tokio::spawn(ctx.play(outcome));
+    }
+    let mut reply = json!({
+        "messaging_product": "whatsapp",
+        "contacts": [{ "input": to_raw, "wa_id": wa_id }],
+        "messages": [{ "id": wamid }],
+    });
+    if kind == "template" {
+        reply["messages"][0]["message_status"] = json!("accepted");
+    }
+    Answer::ok(reply)
+}
+
 enum Outcome {
     Delivered,
     Failed(i64),
@@ -881,7 +1329,6 @@ enum Outcome {
 
 struct StatusCtx {
     sb: Sandbox,
-    app: super::state::App,
     number: super::state::Number,
     pnid: String,
     wamid: String,
@@ -892,7 +1339,10 @@ struct StatusCtx {
 
 impl StatusCtx {
     async fn play(self, outcome: Outcome) {
-        let delay = self.sb.inner.config.lock().status_delay;
+        let (delay, shuffle, duplicate) = {
+            let c = self.sb.inner.config.lock();
+            (c.status_delay, c.shuffle_statuses, c.duplicate_statuses)
+        };
         let steps: Vec<Value> = match outcome {
             Outcome::Delivered => ["sent", "delivered", "read"]
                 .iter()
@@ -900,6 +1350,7 @@ impl StatusCtx {
                 .collect(),
             Outcome::Failed(code) => vec![self.status("failed", Some(code))],
         };
+        let steps = status_chaos(steps, shuffle, duplicate, &mut rand::thread_rng());
         for status in steps {
             tokio::time::sleep(delay).await;
             let value = json!({
@@ -907,7 +1358,14 @@ impl StatusCtx {
                 "metadata": { "display_phone_number": self.number.display_phone_number, "phone_number_id": self.pnid },
                 "statuses": [status],
             });
-            post_webhook(&self.sb, &self.app, &self.number.waba_id, "messages", value).await;
+            post_webhook(
+                &self.sb,
+                &self.number.app_id,
+                &self.number.waba_id,
+                "messages",
+                value,
+            )
+            .await;
         }
     }
 
@@ -955,21 +1413,50 @@ pub(crate) fn meta_json(value: &Value) -> String {
     out
 }
 
-async fn post_webhook(
-    sb: &Sandbox,
-    app: &super::state::App,
-    waba_id: &str,
-    field: &str,
-    value: Value,
-) {
-    let Some(url) = app.webhook_url.clone() else {
-        return;
+/// The order status webhooks go out in: each twice with `duplicate`, any order with `shuffle`.
+fn status_chaos<T: Clone>(
+    steps: Vec<T>,
+    shuffle: bool,
+    duplicate: bool,
+    rng: &mut impl Rng,
+) -> Vec<T> {
+    let mut steps: Vec<T> = if duplicate {
+        steps.into_iter().flat_map(|s| [s.clone(), s]).collect()
+    } else {
+        steps
     };
+    if shuffle {
+        steps.shuffle(rng);
+    }
+    steps
+}
+
+const WEBHOOK_FIRST_BACKOFF: Duration = Duration::from_millis(250);
+const WEBHOOK_MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// The pause after failed attempt `attempt` (0-based): 250 ms, doubling, capped at 5 s.
+fn webhook_backoff(attempt: u32) -> Duration {
+    WEBHOOK_FIRST_BACKOFF
+        .saturating_mul(2u32.saturating_pow(attempt.min(16)))
+        .min(WEBHOOK_MAX_BACKOFF)
+}
+
+/// Posts one signed webhook to the app's callback URL. Like Meta, a refused or failed delivery
+/// is retried with capped exponential backoff, here for `webhook_retry_for`. The app is read
+/// again before every attempt, so a changed URL is used and a removed one ends the retries.
+async fn post_webhook(sb: &Sandbox, app_id: &str, waba_id: &str, field: &str, value: Value) {
     let envelope = json!({ "object": "whatsapp_business_account", "entry": [{ "id": waba_id, "changes": [{ "field": field, "value": value }] }] });
     let body = meta_json(&envelope);
-    let sig = signature::sign(app.secret.as_bytes(), body.as_bytes());
-    // Meta retries failed deliveries with backoff; the sandbox tries a few times.
-    for attempt in 0..4u32 {
+    let retry_for = sb.inner.config.lock().webhook_retry_for;
+    let deadline = tokio::time::Instant::now() + retry_for;
+    for attempt in 0u32.. {
+        let Some(app) = sb.inner.state.lock().apps.get(app_id).cloned() else {
+            return;
+        };
+        let Some(url) = app.webhook_url else {
+            return;
+        };
+        let sig = signature::sign(app.secret.as_bytes(), body.as_bytes());
         let res = sb
             .inner
             .http
@@ -980,27 +1467,35 @@ async fn post_webhook(
             .send()
             .await;
         match res {
-            Ok(r) if r.status().is_success() => return,
+            Ok(r) if r.status().is_success() => {
+                Counters::bump(&sb.inner.counters.webhook_deliveries);
+                return;
+            }
             Ok(r) => tracing::debug!(status = %r.status(), attempt, "sandbox webhook refused"),
-            Err(e) => tracing::debug!(error = %e, attempt, "sandbox webhook not delivered"),
+            Err(e) => {
+                tracing::debug!(error = %e.without_url(), attempt, "sandbox webhook not delivered")
+            }
         }
-        tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(attempt))).await;
+        let pause = webhook_backoff(attempt);
+        if tokio::time::Instant::now() + pause > deadline {
+            tracing::debug!(attempt, field, "sandbox webhook given up");
+            return;
+        }
+        tokio::time::sleep(pause).await;
     }
 }
 
 pub(super) fn inbound(sb: Sandbox, pnid: &str, from: &str, text: &str) {
     let wa_id: String = from.chars().filter(char::is_ascii_digit).collect();
-    let (number, app) = {
+    let number = {
         let mut st = sb.inner.state.lock();
         st.last_inbound
             .insert((pnid.to_string(), wa_id.clone()), unix_now());
         let Some(number) = st.numbers.get(pnid).cloned() else {
             return;
         };
-        let app = st.apps.get(&number.app_id).cloned();
-        (number, app)
+        number
     };
-    let Some(app) = app else { return };
     let value = json!({
         "messaging_product": "whatsapp",
         "metadata": { "display_phone_number": number.display_phone_number, "phone_number_id": pnid },
@@ -1009,7 +1504,7 @@ pub(super) fn inbound(sb: Sandbox, pnid: &str, from: &str, text: &str) {
                        "type": "text", "text": { "body": text } }],
     });
     let waba = number.waba_id.clone();
-    tokio::spawn(async move { post_webhook(&sb, &app, &waba, "messages", value).await });
+    tokio::spawn(async move { post_webhook(&sb, &number.app_id, &waba, "messages", value).await });
 }
 
 async fn list_templates(
@@ -1103,6 +1598,15 @@ async fn create_template(
             return invalid("The body cannot start or end with a variable.");
         }
         let mut st = sb.inner.state.lock();
+        let issued = |h: &str| {
+            st.handles
+                .get(h)
+                .filter(|f| f.app_id == token.app_id)
+                .map(|f| f.mime_type.clone())
+        };
+        if let Err(a) = check_examples(&components, issued) {
+            return a;
+        }
         let list = st.templates.entry(waba.clone()).or_default();
         if list.iter().any(|x| x.name == name && x.language == language) {
             let mut a = meta_error(400, 100, Some(2388024), "OAuthException", "Invalid parameter", None);
@@ -1112,8 +1616,7 @@ async fn create_template(
         }
         let id = numeric_id();
         list.push(StoredTemplate { id: id.clone(), name: name.clone(), language: language.clone(), status: "PENDING".into(), category: category.clone(), components });
-        let app = st.apps.values().find(|_| true).cloned();
-        let app = st.numbers.values().find(|n| n.waba_id == waba).and_then(|n| st.apps.get(&n.app_id).cloned()).or(app);
+        let app_id = token.app_id.clone();
         drop(st);
         let review = sb.inner.config.lock().template_review;
         let sb2 = sb.clone();
@@ -1124,12 +1627,10 @@ async fn create_template(
             if let Some(t) = sb2.inner.state.lock().templates.get_mut(&waba2).and_then(|l| l.iter_mut().find(|t| t.id == id2)) {
                 t.status = verdict.into();
             }
-            if let Some(app) = app {
-                let value = json!({ "event": verdict, "message_template_id": id2.parse::<i64>().unwrap_or_default(),
-                    "message_template_name": name, "message_template_language": language,
-                    "reason": if verdict == "REJECTED" { "INVALID_FORMAT" } else { "NONE" } });
-                post_webhook(&sb2, &app, &waba2, "message_template_status_update", value).await;
-            }
+            let value = json!({ "event": verdict, "message_template_id": id2.parse::<i64>().unwrap_or_default(),
+                "message_template_name": name, "message_template_language": language,
+                "reason": if verdict == "REJECTED" { "INVALID_FORMAT" } else { "NONE" } });
+            post_webhook(&sb2, &app_id, &waba2, "message_template_status_update", value).await;
         });
         Answer::ok(json!({ "id": id, "status": "PENDING", "category": category }))
     }
@@ -1154,6 +1655,148 @@ mod tests {
             meta_json(&json!({"n": "Jürgen 😀"})),
             r#"{"n":"J\u00fcrgen \ud83d\ude00"}"#
         );
+    }
+
+    #[test]
+    fn base64_like_metas_handles() {
+        assert_eq!(base64_unpadded(b"application/pdf"), "YXBwbGljYXRpb24vcGRm");
+        assert_eq!(base64_unpadded(b"image/jpg"), "aW1hZ2UvanBn");
+        assert_eq!(base64_unpadded(b"image/png"), "aW1hZ2UvcG5n");
+        assert_eq!(base64_unpadded(b"video/mp4"), "dmlkZW8vbXA0");
+        assert_eq!(base64_unpadded(b"image/jpeg"), "aW1hZ2UvanBlZw");
+        assert_eq!(base64_unpadded(b"ab"), "YWI");
+        assert_eq!(base64_unpadded(b""), "");
+    }
+
+    #[test]
+    fn upload_parameters() {
+        assert_eq!(
+            upload_params(Some("a.pdf"), Some("12"), Some("application/pdf")),
+            Ok(("a.pdf".into(), 12, "application/pdf".into()))
+        );
+        let err =
+            |n: Option<&str>, l: Option<&str>, t: Option<&str>| upload_params(n, l, t).unwrap_err();
+        let pdf = Some("application/pdf");
+        assert!(err(None, Some("1"), pdf).contains("file_name"));
+        assert!(err(Some(" "), Some("1"), pdf).contains("file_name"));
+        assert!(err(Some("a"), None, pdf).contains("file_length is required"));
+        for bad in ["0", "-1", "ten", "1.5"] {
+            assert!(
+                err(Some("a"), Some(bad), pdf).contains("positive integer"),
+                "{bad}"
+            );
+        }
+        assert!(err(Some("a"), Some("999999999999"), pdf).contains("at most"));
+        assert!(err(Some("a"), Some("1"), None).contains("file_type is required"));
+        assert!(err(Some("a"), Some("1"), Some("text/plain")).contains("must be one of"));
+    }
+
+    #[test]
+    fn counts_distinct_placeholders() {
+        assert_eq!(distinct_placeholders("Hi {{1}}, {{2}} and {{1}} again"), 2);
+        assert_eq!(distinct_placeholders("none"), 0);
+        assert_eq!(distinct_placeholders("open {{1 never closed"), 0);
+    }
+
+    #[test]
+    fn template_examples() {
+        let issued = |h: &str| match h {
+            "pdf" => Some("application/pdf".to_string()),
+            "png" => Some("image/png".to_string()),
+            _ => None,
+        };
+        let header = |format: &str, handle: &str| json!({ "type": "HEADER", "format": format, "example": { "header_handle": [handle] } });
+        let body = json!({ "type": "BODY", "text": "Hi {{1}} and {{2}}", "example": { "body_text": [["a", "b"]] } });
+        let subcode = |r: Result<(), Answer>| r.unwrap_err().body["error"]["error_subcode"].clone();
+
+        assert!(check_examples(&[header("DOCUMENT", "pdf"), body.clone()], issued).is_ok());
+        assert!(check_examples(&[header("IMAGE", "png"), body.clone()], issued).is_ok());
+        assert!(check_examples(&[header("TEXT", ""), body.clone()], issued).is_ok());
+        for h in ["png", "unknown", ""] {
+            assert_eq!(
+                subcode(check_examples(
+                    &[header("DOCUMENT", h), body.clone()],
+                    issued
+                )),
+                json!(2388273),
+                "{h}"
+            );
+        }
+        assert_eq!(
+            subcode(check_examples(&[header("VIDEO", "pdf")], issued)),
+            json!(2388273)
+        );
+        let lower = json!({ "type": "header", "format": "document" });
+        let err = check_examples(&[lower], issued).unwrap_err();
+        assert_eq!(
+            err.body["error"]["error_user_title"],
+            "Invalid header example"
+        );
+
+        let mut short = body.clone();
+        short["example"]["body_text"][0] = json!(["a"]);
+        let err = check_examples(&[short], issued).unwrap_err();
+        assert_eq!(err.body["error"]["code"], 100);
+        assert!(err.body["error"]["error_user_msg"]
+            .as_str()
+            .unwrap()
+            .contains("needs 2 sample values (got 1)"));
+        let mut missing = body;
+        missing.as_object_mut().unwrap().remove("example");
+        assert!(check_examples(&[missing], issued).is_err());
+        let plain = json!({ "type": "BODY", "text": "No variables." });
+        assert!(check_examples(&[plain], issued).is_ok());
+    }
+
+    #[test]
+    fn status_order_chaos() {
+        use rand::{rngs::StdRng, SeedableRng};
+        let steps = vec!["sent", "delivered", "read"];
+        let mut rng = StdRng::seed_from_u64(7);
+        assert_eq!(status_chaos(steps.clone(), false, false, &mut rng), steps);
+        assert_eq!(
+            status_chaos(steps.clone(), false, true, &mut rng),
+            ["sent", "sent", "delivered", "delivered", "read", "read"]
+        );
+        let mut orders = std::collections::HashSet::new();
+        for _ in 0..50 {
+            let mut out = status_chaos(steps.clone(), true, false, &mut rng);
+            orders.insert(out.clone());
+            out.sort();
+            assert_eq!(out, ["delivered", "read", "sent"]);
+        }
+        assert!(orders.len() > 3, "{orders:?}");
+        let mut both = status_chaos(steps.clone(), true, true, &mut rng);
+        both.sort();
+        assert_eq!(
+            both,
+            ["delivered", "delivered", "read", "read", "sent", "sent"]
+        );
+    }
+
+    #[test]
+    fn webhook_backoff_doubles_to_five_seconds() {
+        let ms: Vec<u128> = (0..8).map(|a| webhook_backoff(a).as_millis()).collect();
+        assert_eq!(ms, [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
+        assert_eq!(webhook_backoff(u32::MAX), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn random_faults_are_mixed_evenly() {
+        use rand::{rngs::StdRng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(42);
+        let mut counts = std::collections::HashMap::new();
+        for _ in 0..5000 {
+            *counts
+                .entry(format!("{:?}", random_fault(&mut rng)))
+                .or_insert(0) += 1;
+        }
+        assert_eq!(counts.len(), 5, "{counts:?}");
+        assert!(
+            counts.values().all(|n| (800..1200).contains(n)),
+            "{counts:?}"
+        );
+        assert!(counts.contains_key("LostResponse"));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! A WhatsApp Cloud API simulator. It answers the calls Axis CRM makes the way Meta does, fails
 //! the way Meta fails (same error bodies and codes), enforces throughput and pair-rate limits,
-//! tracks the 24-hour window, and posts status webhooks signed with the app secret.
+//! tracks the 24-hour window, and posts status webhooks signed with the app secret (retried
+//! with backoff like Meta's, optionally duplicated or out of order). It also runs the Resumable
+//! Upload API, whose handles a template's media header example must use.
 //!
 //! It only accepts tokens it issued itself (they start with `SANDBOX`): a real Meta token sent
 //! here is refused with error 190 and is never stored or logged.
@@ -12,7 +14,14 @@ pub use state::{Exchange, Fault, NewAccount, SandboxAccount, SentRecord};
 
 use axum::Router;
 use parking_lot::Mutex;
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{
+    net::SocketAddr,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
 
 #[derive(Debug, Clone)]
 pub struct SandboxConfig {
@@ -26,12 +35,20 @@ pub struct SandboxConfig {
     pub status_delay: Duration,
     /// How long a submitted template waits before the sandbox approves it.
     pub template_review: Duration,
-    /// Share of calls that fail at random with a 5xx, a time-out-like delay or a rate limit.
+    /// Share of calls that fail at random: a 500, a plain-text 503, a 130429, a slow answer or
+    /// a lost answer (a message accepted, its answer held), about equally often.
     pub fault_rate: f64,
     /// How long a "slow" fault holds the answer.
     pub slow_delay: Duration,
     /// Keep every request and answer for contract tests.
     pub record_exchanges: bool,
+    /// How long a refused or failed webhook delivery keeps being retried (backoff from 250 ms,
+    /// doubling, capped at 5 s), as Meta retries for days.
+    pub webhook_retry_for: Duration,
+    /// Deliver a message's status webhooks (sent, delivered, read) in random order.
+    pub shuffle_statuses: bool,
+    /// Deliver every status webhook twice, as Meta's at-least-once delivery sometimes does.
+    pub duplicate_statuses: bool,
 }
 
 impl Default for SandboxConfig {
@@ -45,7 +62,38 @@ impl Default for SandboxConfig {
             fault_rate: 0.0,
             slow_delay: Duration::from_secs(30),
             record_exchanges: false,
+            webhook_retry_for: Duration::from_secs(600),
+            shuffle_statuses: false,
+            duplicate_statuses: false,
         }
+    }
+}
+
+/// Counters for benchmarks, from [`Sandbox::stats`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SandboxStats {
+    /// Messages accepted (`POST /messages` processed, including those whose answer was lost).
+    pub accepted: u64,
+    /// 130429 answers from the throughput limiter (injected faults not counted).
+    pub throughput_refusals: u64,
+    /// 131056 answers from the pair-rate limiter.
+    pub pair_refusals: u64,
+    /// Injected or random faults served.
+    pub faults: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub accepted: AtomicU64,
+    pub throughput_refusals: AtomicU64,
+    pub pair_refusals: AtomicU64,
+    pub faults: AtomicU64,
+    pub webhook_deliveries: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
     }
 }
 
@@ -59,6 +107,7 @@ pub(crate) struct Inner {
     pub(crate) config: Mutex<SandboxConfig>,
     pub(crate) state: Mutex<state::State>,
     pub(crate) http: reqwest::Client,
+    pub(crate) counters: Counters,
 }
 
 impl Sandbox {
@@ -72,6 +121,7 @@ impl Sandbox {
                 config: Mutex::new(config),
                 state: Mutex::new(state::State::default()),
                 http,
+                counters: Counters::default(),
             }),
         }
     }
@@ -167,5 +217,24 @@ impl Sandbox {
     /// Every recorded request and answer (with `record_exchanges` on).
     pub fn exchanges(&self) -> Vec<Exchange> {
         self.inner.state.lock().exchanges.clone()
+    }
+
+    /// Counters since the sandbox started.
+    pub fn stats(&self) -> SandboxStats {
+        let c = &self.inner.counters;
+        SandboxStats {
+            accepted: c.accepted.load(Ordering::Relaxed),
+            throughput_refusals: c.throughput_refusals.load(Ordering::Relaxed),
+            pair_refusals: c.pair_refusals.load(Ordering::Relaxed),
+            faults: c.faults.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Webhook POSTs the receiver answered with a 2xx (retries of one delivery count once).
+    pub fn webhook_deliveries(&self) -> u64 {
+        self.inner
+            .counters
+            .webhook_deliveries
+            .load(Ordering::Relaxed)
     }
 }

@@ -24,7 +24,7 @@ pub(crate) fn numeric_id() -> String {
     format!("{first}{rest}")
 }
 
-fn random_text(n: usize) -> String {
+pub(crate) fn random_text(n: usize) -> String {
     rand::thread_rng()
         .sample_iter(&Alphanumeric)
         .take(n)
@@ -90,6 +90,10 @@ pub enum Fault {
     BadGateway,
     /// Hold the answer for the configured `slow_delay` (clients time out).
     Slow,
+    /// Meta accepted the call but the answer never reached the client: a message is fully
+    /// processed (recorded in `sent`, status webhooks played), then the answer is held for
+    /// `slow_delay` and comes back like [`Fault::Slow`]. Other calls treat it as `Slow`.
+    LostResponse,
 }
 
 #[derive(Debug, Clone)]
@@ -150,7 +154,9 @@ pub struct SentRecord {
 /// A request the sandbox served and its answer, named by the spec operation it implements.
 #[derive(Debug, Clone)]
 pub struct Exchange {
-    /// The path template in Meta's OpenAPI spec, e.g. `/{Version}/{Phone-Number-ID}/messages`.
+    /// The path template in Meta's OpenAPI spec, e.g. `/{Version}/{Phone-Number-ID}/messages`;
+    /// for core Graph API calls the spec lacks, the path as Meta documents it
+    /// (`/{Version}/debug_token`, `/{Version}/{App-ID}/uploads`, `/{Version}/{Upload-Session-ID}`).
     pub spec_path: &'static str,
     /// Lower-case HTTP method as in the spec (`get`, `post`).
     pub method: &'static str,
@@ -162,6 +168,25 @@ pub struct Exchange {
     pub response_body: Value,
 }
 
+/// A Resumable Upload API session (`upload:<id>`).
+#[derive(Debug, Clone)]
+pub(crate) struct UploadSession {
+    pub app_id: String,
+    pub file_length: usize,
+    pub file_type: String,
+    /// Bytes received so far (the sandbox takes the rest of a file in one request).
+    pub received: usize,
+    /// The handle issued once the whole file arrived.
+    pub handle: Option<String>,
+}
+
+/// A file handle (`4::…`) issued by the Resumable Upload API.
+#[derive(Debug, Clone)]
+pub(crate) struct UploadedFile {
+    pub app_id: String,
+    pub mime_type: String,
+}
+
 #[derive(Default)]
 pub(crate) struct State {
     pub apps: HashMap<String, App>,
@@ -169,6 +194,10 @@ pub(crate) struct State {
     pub numbers: HashMap<String, Number>,
     pub templates: HashMap<String, Vec<StoredTemplate>>,
     pub media: HashMap<String, Media>,
+    /// Upload session id (with the `upload:` prefix) → session.
+    pub uploads: HashMap<String, UploadSession>,
+    /// Header handle → what was uploaded.
+    pub handles: HashMap<String, UploadedFile>,
     pub sent: Vec<SentRecord>,
     /// (phone number id, wa_id) → when the customer last wrote.
     pub last_inbound: HashMap<(String, String), i64>,
@@ -233,7 +262,7 @@ impl State {
         );
         self.templates
             .entry(a.business_account_id.clone())
-            .or_insert_with(|| Self::starter_templates());
+            .or_insert_with(Self::starter_templates);
     }
 
     fn starter_templates() -> Vec<StoredTemplate> {

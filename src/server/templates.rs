@@ -1,0 +1,405 @@
+//! Message templates (needed outside the 24-hour window), the invoice template, and this
+//! month's usage for the WhatsApp settings page.
+
+use super::{
+    db::{self, Db},
+    whatsapp::{self, format_time, WhatsAppService},
+};
+use crate::{error::AppError, whatsapp::sending::*};
+use sqlx::Row;
+use whatsapp_cloud::types::Template;
+
+/// The name Axis CRM gives the template it creates.
+pub const INVOICE_TEMPLATE: &str = "axis_invoice_pdf";
+pub const INVOICE_TEMPLATE_LANGUAGE: &str = "en";
+/// Tenant name, invoice number, amount, due date.
+pub const INVOICE_TEMPLATE_BODY: &str = "Hello {{1}}, here is your invoice {{2}} for {{3}}, due on {{4}}. The PDF is attached. Thank you!";
+
+/// How many `{{n}}` variables a body has.
+pub fn placeholders(text: &str) -> i64 {
+    let mut n = 0;
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        rest = &rest[i + 2..];
+        if let Some(j) = rest.find("}}") {
+            n += 1;
+            rest = &rest[j + 2..];
+        }
+    }
+    n
+}
+
+/// (header format, body text) of a template's components.
+fn shape(t: &Template) -> (Option<String>, String) {
+    let of = |kind: &str| {
+        t.components.iter().find(|c| {
+            c["type"]
+                .as_str()
+                .is_some_and(|k| k.eq_ignore_ascii_case(kind))
+        })
+    };
+    (
+        of("HEADER").and_then(|h| h["format"].as_str().map(str::to_ascii_uppercase)),
+        of("BODY")
+            .and_then(|b| b["text"].as_str())
+            .unwrap_or_default()
+            .to_string(),
+    )
+}
+
+/// Why a template cannot carry an invoice, if it cannot.
+pub fn unusable(header_format: Option<&str>, body_params: i64, category: &str) -> Option<String> {
+    if header_format != Some("DOCUMENT") {
+        return Some("It has no document header, so the PDF cannot be attached.".into());
+    }
+    if body_params != outbox_params() {
+        return Some(format!(
+            "Its body has {body_params} variable(s); invoices fill 4 (tenant, number, amount, due date)."
+        ));
+    }
+    if category.eq_ignore_ascii_case("MARKETING") {
+        return Some("It is a marketing template; invoices go as utility templates.".into());
+    }
+    None
+}
+
+fn outbox_params() -> i64 {
+    super::outbox::TEMPLATE_PARAMS as i64
+}
+
+pub async fn settings(db: &Db, user_id: i64) -> Result<SendingSettings, AppError> {
+    let conn = sqlx::query(
+        "SELECT invoice_template_name, invoice_template_language, webhook_verified_at, webhook_last_event_at, \
+         app_id, app_secret_enc FROM whatsapp_connections WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let (chosen, verified, event, can_create, webhooks_possible) = match &conn {
+        Some(r) => {
+            let name: Option<String> = r.try_get("invoice_template_name")?;
+            let lang: Option<String> = r.try_get("invoice_template_language")?;
+            let has_app = r.try_get::<Option<String>, _>("app_id")?.is_some();
+            let has_secret = r.try_get::<Option<String>, _>("app_secret_enc")?.is_some();
+            (
+                name.zip(lang),
+                r.try_get::<Option<i64>, _>("webhook_verified_at")?,
+                r.try_get::<Option<i64>, _>("webhook_last_event_at")?,
+                has_app && has_secret,
+                has_secret,
+            )
+        }
+        None => (None, None, None, false, false),
+    };
+    let templates = sqlx::query(
+        "SELECT name, language, status, category, header_format, body_text, body_params, reason \
+         FROM whatsapp_templates WHERE user_id = $1 ORDER BY name, language",
+    )
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(|r| {
+        let name: String = r.try_get("name")?;
+        let language: String = r.try_get("language")?;
+        let category: String = r.try_get("category")?;
+        let header: Option<String> = r.try_get("header_format")?;
+        Ok(TemplateView {
+            chosen: chosen
+                .as_ref()
+                .is_some_and(|(n, l)| *n == name && *l == language),
+            unusable: unusable(header.as_deref(), r.try_get("body_params")?, &category),
+            status: r.try_get("status")?,
+            body_text: r.try_get("body_text")?,
+            reason: r.try_get("reason")?,
+            category,
+            name,
+            language,
+        })
+    })
+    .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    Ok(SendingSettings {
+        templates,
+        chosen: chosen.map(|(n, l)| format!("{n} ({l})")),
+        can_create_template: can_create,
+        usage: usage(db, user_id).await?,
+        webhook_verified_text: verified.map(format_time),
+        webhook_event_text: event.map(format_time),
+        webhooks_possible,
+    })
+}
+
+/// The first second (UTC) of the month containing `now`, and its name.
+pub fn month_start(now: i64) -> (i64, String) {
+    let t =
+        time::OffsetDateTime::from_unix_timestamp(now).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let start = t
+        .replace_day(1)
+        .map(|d| d.replace_time(time::Time::MIDNIGHT))
+        .unwrap_or(t);
+    (
+        start.unix_timestamp(),
+        format!("{} {}", t.month(), t.year()),
+    )
+}
+
+pub async fn usage(db: &Db, user_id: i64) -> Result<UsageView, AppError> {
+    let (start, month) = month_start(db::now());
+    let rows = sqlx::query(
+        "SELECT COALESCE(pricing_category, '') AS category, COUNT(*) AS n, \
+         COALESCE(SUM(CASE WHEN pricing_type = 'regular' THEN 1 ELSE 0 END), 0) AS billable \
+         FROM whatsapp_sends WHERE user_id = $1 AND accepted_at >= $2 GROUP BY COALESCE(pricing_category, '') ORDER BY 1",
+    )
+    .bind(user_id)
+    .bind(start)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut view = UsageView {
+        month,
+        by_category: Vec::new(),
+        total: 0,
+        billable: 0,
+        unpriced: 0,
+    };
+    for r in rows {
+        let category: String = r.try_get("category")?;
+        let n: i64 = r.try_get("n")?;
+        let billable: i64 = r.try_get("billable")?;
+        view.total += n;
+        view.billable += billable;
+        if category.is_empty() {
+            view.unpriced += n;
+        } else {
+            view.by_category.push((category, n, billable));
+        }
+    }
+    Ok(view)
+}
+
+async fn store(db: &Db, user_id: i64, templates: &[Template]) -> Result<(), AppError> {
+    let now = db::now();
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("DELETE FROM whatsapp_templates WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut *tx)
+        .await?;
+    for t in templates {
+        let (header, body) = shape(t);
+        sqlx::query(
+            "INSERT INTO whatsapp_templates (user_id, template_id, name, language, status, category, header_format, \
+             body_text, body_params, reason, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (user_id, name, language) DO NOTHING",
+        )
+        .bind(user_id)
+        .bind(t.id.clone().unwrap_or_default())
+        .bind(&t.name)
+        .bind(t.language.clone().unwrap_or_default())
+        .bind(t.status.clone().unwrap_or_else(|| "UNKNOWN".into()))
+        .bind(t.category.clone().unwrap_or_default())
+        .bind(header)
+        .bind(&body)
+        .bind(placeholders(&body))
+        .bind(t.rejected_reason.clone().filter(|r| r != "NONE"))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+fn no_waba() -> AppError {
+    AppError::invalid(
+        "form",
+        "Templates belong to the WhatsApp Business Account: reconnect with the Business Account ID to use them.",
+    )
+}
+
+/// Reads the account's templates from Meta.
+pub async fn refresh(db: &Db, wa: &WhatsAppService, user_id: i64) -> Result<(), AppError> {
+    let stored = whatsapp::load(db, wa, user_id)
+        .await?
+        .ok_or_else(|| AppError::invalid("form", "Connect WhatsApp first."))?;
+    let waba = stored
+        .creds
+        .business_account_id
+        .clone()
+        .ok_or_else(no_waba)?;
+    let client = wa.client(stored.mode)?;
+    let secret = stored.creds.app.as_ref().map(|a| &a.app_secret);
+    let list = client
+        .templates(&waba, &stored.creds.access_token, secret)
+        .await
+        .map_err(|e| AppError::WhatsApp(whatsapp::problem(&e, &stored.creds.phone_number_id)))?;
+    store(db, user_id, &list).await?;
+    // Keep the choice only while it still exists.
+    sqlx::query(
+        "UPDATE whatsapp_connections SET invoice_template_name = NULL, invoice_template_language = NULL \
+         WHERE user_id = $1 AND invoice_template_name IS NOT NULL AND NOT EXISTS (SELECT 1 FROM whatsapp_templates t \
+         WHERE t.user_id = $1 AND t.name = whatsapp_connections.invoice_template_name \
+         AND t.language = whatsapp_connections.invoice_template_language)",
+    )
+    .bind(user_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Submits Axis CRM's invoice template (UTILITY, a DOCUMENT header, four variables) and chooses it.
+pub async fn create_invoice_template(
+    db: &Db,
+    wa: &WhatsAppService,
+    user_id: i64,
+) -> Result<(), AppError> {
+    let stored = whatsapp::load(db, wa, user_id)
+        .await?
+        .ok_or_else(|| AppError::invalid("form", "Connect WhatsApp first."))?;
+    let waba = stored
+        .creds
+        .business_account_id
+        .clone()
+        .ok_or_else(no_waba)?;
+    let app = stored.creds.app.clone().ok_or_else(|| {
+        AppError::invalid(
+            "form",
+            "Creating a template with a PDF header needs the App ID and App Secret (Meta's upload API belongs to the app): add them under Advanced when you connect.",
+        )
+    })?;
+    let client = wa.client(stored.mode)?;
+    let token = &stored.creds.access_token;
+    let pnid = stored.creds.phone_number_id.clone();
+    let fail = |e: whatsapp_cloud::GraphError| {
+        let mut p = whatsapp::problem(&e, &pnid);
+        if let Some(msg) = e.api().and_then(|a| a.user_msg.clone()) {
+            p.explanation = msg;
+        }
+        AppError::WhatsApp(p)
+    };
+    // Meta wants a sample of the header document, uploaded through the app's upload API.
+    let sample =
+        tokio::task::spawn_blocking(|| invoice_pdf::render(&invoice_pdf::sample_invoice()))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(AppError::internal)?;
+    let handle = client
+        .upload_header_example(
+            &app.app_id,
+            token,
+            Some(&app.app_secret),
+            "invoice-sample.pdf",
+            sample,
+        )
+        .await
+        .map_err(fail)?;
+    let body = serde_json::json!({
+        "name": INVOICE_TEMPLATE,
+        "language": INVOICE_TEMPLATE_LANGUAGE,
+        "category": "UTILITY",
+        "components": [
+            {"type": "HEADER", "format": "DOCUMENT", "example": {"header_handle": [handle]}},
+            {"type": "BODY", "text": INVOICE_TEMPLATE_BODY,
+             "example": {"body_text": [["Ana Silva", "INV-0001", "£1,200.00", "1 December 2026"]]}},
+            {"type": "FOOTER", "text": "Sent with Axis CRM"}
+        ]
+    });
+    let created = client
+        .create_template(&waba, token, Some(&app.app_secret), &body)
+        .await
+        .map_err(fail)?;
+    let now = db::now();
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "DELETE FROM whatsapp_templates WHERE user_id = $1 AND name = $2 AND language = $3",
+    )
+    .bind(user_id)
+    .bind(INVOICE_TEMPLATE)
+    .bind(INVOICE_TEMPLATE_LANGUAGE)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO whatsapp_templates (user_id, template_id, name, language, status, category, header_format, \
+         body_text, body_params, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'DOCUMENT', $7, $8, $9)",
+    )
+    .bind(user_id)
+    .bind(&created.id)
+    .bind(INVOICE_TEMPLATE)
+    .bind(INVOICE_TEMPLATE_LANGUAGE)
+    .bind(created.status.clone().unwrap_or_else(|| "PENDING".into()))
+    .bind(created.category.clone().unwrap_or_else(|| "UTILITY".into()))
+    .bind(INVOICE_TEMPLATE_BODY)
+    .bind(placeholders(INVOICE_TEMPLATE_BODY))
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "UPDATE whatsapp_connections SET invoice_template_name = $1, invoice_template_language = $2 WHERE user_id = $3",
+    )
+    .bind(INVOICE_TEMPLATE)
+    .bind(INVOICE_TEMPLATE_LANGUAGE)
+    .bind(user_id)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    tracing::info!(user_id, template_id = %created.id, "invoice template submitted to Meta");
+    Ok(())
+}
+
+/// Chooses the template invoices go out with outside the window ("name|language").
+pub async fn choose(db: &Db, user_id: i64, choice: &str) -> Result<(), AppError> {
+    let (name, language) = choice
+        .split_once('|')
+        .ok_or_else(|| AppError::invalid("template", "Choose a template."))?;
+    let row = sqlx::query(
+        "SELECT header_format, body_params, category FROM whatsapp_templates WHERE user_id = $1 AND name = $2 AND language = $3",
+    )
+    .bind(user_id)
+    .bind(name)
+    .bind(language)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or_else(|| AppError::invalid("template", "That template is not on this account."))?;
+    let header: Option<String> = row.try_get("header_format")?;
+    if let Some(why) = unusable(
+        header.as_deref(),
+        row.try_get("body_params")?,
+        &row.try_get::<String, _>("category")?,
+    ) {
+        return Err(AppError::invalid("template", why));
+    }
+    sqlx::query(
+        "UPDATE whatsapp_connections SET invoice_template_name = $1, invoice_template_language = $2 WHERE user_id = $3",
+    )
+    .bind(name)
+    .bind(language)
+    .bind(user_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_variables_and_judges_templates() {
+        assert_eq!(placeholders(INVOICE_TEMPLATE_BODY), 4);
+        assert_eq!(placeholders("no variables"), 0);
+        assert!(unusable(Some("DOCUMENT"), 4, "UTILITY").is_none());
+        assert!(unusable(Some("TEXT"), 4, "UTILITY")
+            .unwrap()
+            .contains("document header"));
+        assert!(unusable(Some("DOCUMENT"), 3, "UTILITY")
+            .unwrap()
+            .contains("3 variable"));
+        assert!(unusable(Some("DOCUMENT"), 4, "MARKETING").is_some());
+    }
+
+    #[test]
+    fn months_start_at_midnight_on_the_first() {
+        // 2026-11-24 12:00:00 UTC
+        let (start, name) = month_start(1_795_521_600);
+        assert_eq!(name, "November 2026");
+        assert_eq!(start, 1_793_491_200); // 2026-11-01 00:00:00 UTC
+    }
+}

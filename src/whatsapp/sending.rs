@@ -1,0 +1,371 @@
+//! Sending invoices over WhatsApp: the wire types the pages show and the server functions behind
+//! the WhatsApp button, the confirmation, bulk sends, templates and usage.
+
+use crate::error::{AppError, WhatsAppProblem};
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+/// Why an invoice cannot be sent, and where to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocker {
+    /// Two or three words for the table cell ("No phone").
+    pub short: String,
+    pub reason: String,
+    pub fix_href: String,
+    pub fix_label: String,
+}
+
+/// The latest WhatsApp send of an invoice, as the table's ticks show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendBadge {
+    pub send_id: i64,
+    /// queued, sending, unknown, accepted, sent, delivered, read, failed.
+    pub state: String,
+    /// "document" or "template" once decided.
+    pub kind: Option<String>,
+    /// Why it failed, or why it is waiting to be retried.
+    pub reason: Option<String>,
+    pub anchor: Option<String>,
+    pub retrying: bool,
+    pub updated_at: i64,
+}
+
+impl SendBadge {
+    /// What a screen reader hears and a tooltip shows.
+    pub fn label(&self) -> String {
+        let base = match self.state.as_str() {
+            "queued" if self.retrying => "Queued, will retry",
+            "queued" => "Queued",
+            "sending" => "Sending",
+            "unknown" => "Waiting for WhatsApp to confirm",
+            "accepted" => "Accepted by WhatsApp",
+            "sent" => "Sent",
+            "delivered" => "Delivered",
+            "read" => "Read",
+            "failed" => "Failed",
+            _ => "Unknown",
+        };
+        match (&self.reason, self.state.as_str()) {
+            (Some(r), "failed") => format!("{base}: {r}"),
+            (Some(r), "queued") if self.retrying => format!("{base} ({r})"),
+            _ => base.to_string(),
+        }
+    }
+
+    /// Still moving: the page keeps asking for news while any badge is.
+    pub fn in_progress(&self) -> bool {
+        matches!(
+            self.state.as_str(),
+            "queued" | "sending" | "unknown" | "accepted" | "sent"
+        )
+    }
+}
+
+/// What the confirmation shows before an invoice is queued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendPreview {
+    pub invoice_id: i64,
+    pub number: String,
+    pub tenant_id: i64,
+    pub tenant_name: String,
+    /// The tenant's number, written internationally.
+    pub recipient: Option<String>,
+    /// "document" (inside the 24-hour window) or "template".
+    pub kind: String,
+    /// "23 h 10 min" left in the window, when it is open.
+    pub window_left: Option<String>,
+    pub message: String,
+    pub template: Option<String>,
+    pub billing: String,
+    pub blocker: Option<Blocker>,
+    pub latest: Option<SendBadge>,
+    /// A send is already queued, under way or done: only "Send again" queues another.
+    pub needs_again: bool,
+    pub sandbox: bool,
+}
+
+/// One call to Meta for a send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttemptView {
+    pub number: i64,
+    pub kind: String,
+    pub at_text: String,
+    pub outcome: String,
+    pub wamid: Option<String>,
+    pub error: Option<String>,
+    pub fbtrace_id: Option<String>,
+}
+
+/// A send with its attempts, for the invoice's page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendView {
+    pub badge: SendBadge,
+    pub recipient: String,
+    pub created_text: String,
+    pub wamid: Option<String>,
+    pub times: Vec<(String, String)>,
+    pub problem: Option<WhatsAppProblem>,
+    pub attempts: Vec<AttemptView>,
+}
+
+/// A bulk send's progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchProgress {
+    pub id: i64,
+    pub label: String,
+    pub total: i64,
+    /// Accepted by WhatsApp or further.
+    pub done: i64,
+    pub failed: i64,
+    pub waiting: i64,
+}
+
+impl BatchProgress {
+    pub fn finished(&self) -> bool {
+        self.waiting == 0
+    }
+}
+
+/// What "Send selected" or "Send all overdue" did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BulkResult {
+    pub batch_id: Option<i64>,
+    pub queued: i64,
+    /// (invoice number, why it was left out)
+    pub skipped: Vec<(String, String)>,
+}
+
+/// The live part of the invoices table, refreshed while sends are moving.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendNews {
+    pub badges: Vec<(i64, SendBadge)>,
+    pub batch: Option<BatchProgress>,
+}
+
+/// A message template of the connected account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateView {
+    pub name: String,
+    pub language: String,
+    pub status: String,
+    pub category: String,
+    pub body_text: String,
+    /// Why it cannot carry invoices (no document header, wrong number of variables).
+    pub unusable: Option<String>,
+    pub reason: Option<String>,
+    pub chosen: bool,
+}
+
+/// Messages sent this month, as Meta reported them in status webhooks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsageView {
+    pub month: String,
+    /// (category, messages, billable)
+    pub by_category: Vec<(String, i64, i64)>,
+    pub total: i64,
+    pub billable: i64,
+    /// Accepted, but Meta has not said yet how it prices them.
+    pub unpriced: i64,
+}
+
+/// Everything below the connection on the WhatsApp settings page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendingSettings {
+    pub templates: Vec<TemplateView>,
+    pub chosen: Option<String>,
+    pub can_create_template: bool,
+    pub usage: UsageView,
+    pub webhook_verified_text: Option<String>,
+    pub webhook_event_text: Option<String>,
+    pub webhooks_possible: bool,
+}
+
+/// The tenant's side: the 24-hour window and the last messages they wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantMessages {
+    pub tenant_id: i64,
+    pub name: String,
+    pub phone: Option<String>,
+    pub window_left: Option<String>,
+    pub last_inbound_text: Option<String>,
+    /// (time, kind, text)
+    pub messages: Vec<(String, String, String)>,
+    pub sandbox: bool,
+}
+
+#[server(endpoint = "whatsapp/preview")]
+pub async fn get_send_preview(invoice_id: i64) -> Result<SendPreview, AppError> {
+    use crate::server::{self as srv, outbox};
+    let result = async {
+        let st = srv::app_state()?;
+        let user = srv::require_user_id().await?;
+        outbox::preview(&st.db, &st.whatsapp, user, invoice_id).await
+    }
+    .await;
+    srv::finish("", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/send")]
+pub async fn send_invoice(invoice_id: i64, again: Option<String>) -> Result<i64, AppError> {
+    use crate::server::{self as srv, outbox};
+    let result = async {
+        let st = srv::app_state()?;
+        let user = srv::require_user_id().await?;
+        let id = outbox::queue(&st, user, invoice_id, again.is_some()).await?;
+        // Back to the table, where the row now shows "queued".
+        leptos_axum::redirect("/invoices");
+        Ok(id)
+    }
+    .await;
+    srv::finish("whatsapp-send", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/bulk")]
+pub async fn send_bulk(
+    which: String,
+    #[server(default)] ids: Vec<i64>,
+) -> Result<BulkResult, AppError> {
+    use crate::server::{self as srv, outbox};
+    let result = async {
+        let st = srv::app_state()?;
+        let user = srv::require_user_id().await?;
+        let which = match which.as_str() {
+            "overdue" => outbox::Bulk::Overdue,
+            "selected" => outbox::Bulk::Selected(ids),
+            _ => return Err(AppError::invalid("form", "Choose what to send.")),
+        };
+        outbox::queue_bulk(&st, user, which).await
+    }
+    .await;
+    srv::finish("whatsapp-bulk", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/news")]
+pub async fn get_send_news(#[server(default)] ids: Vec<i64>) -> Result<SendNews, AppError> {
+    use crate::server::{self as srv, outbox};
+    let result = async {
+        let st = srv::app_state()?;
+        let user = srv::require_user_id().await?;
+        outbox::news(&st.db, user, &ids).await
+    }
+    .await;
+    srv::finish("", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/history")]
+pub async fn send_history(invoice_id: i64) -> Result<Vec<SendView>, AppError> {
+    use crate::server::{self as srv, outbox};
+    let result = async {
+        let st = srv::app_state()?;
+        let user = srv::require_user_id().await?;
+        outbox::history(&st.db, user, invoice_id).await
+    }
+    .await;
+    srv::finish("", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/sending")]
+pub async fn get_sending_settings() -> Result<SendingSettings, AppError> {
+    use crate::server::{self as srv, templates};
+    let result = async {
+        let st = srv::app_state()?;
+        let user = srv::require_user_id().await?;
+        templates::settings(&st.db, user).await
+    }
+    .await;
+    srv::finish("", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/templates/refresh")]
+pub async fn refresh_templates() -> Result<(), AppError> {
+    use crate::server::{self as srv, templates};
+    let result = async {
+        let st = srv::app_state()?;
+        let user = srv::require_user_id().await?;
+        templates::refresh(&st.db, &st.whatsapp, user).await
+    }
+    .await;
+    srv::finish("whatsapp-templates", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/templates/create")]
+pub async fn create_invoice_template() -> Result<(), AppError> {
+    use crate::server::{self as srv, templates};
+    let result = async {
+        let st = srv::app_state()?;
+        let user = srv::require_user_id().await?;
+        templates::create_invoice_template(&st.db, &st.whatsapp, user).await
+    }
+    .await;
+    srv::finish("whatsapp-templates", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/templates/choose")]
+pub async fn choose_template(template: String) -> Result<(), AppError> {
+    use crate::server::{self as srv, templates};
+    let result = async {
+        let st = srv::app_state()?;
+        let user = srv::require_user_id().await?;
+        templates::choose(&st.db, user, &template).await
+    }
+    .await;
+    srv::finish("whatsapp-templates", &[], result).await
+}
+
+#[server(endpoint = "tenants/messages")]
+pub async fn get_tenant_messages(tenant_id: i64) -> Result<TenantMessages, AppError> {
+    use crate::server::{self as srv, outbox};
+    let result = async {
+        let st = srv::app_state()?;
+        let user = srv::require_user_id().await?;
+        outbox::tenant_messages(&st.db, user, tenant_id).await
+    }
+    .await;
+    srv::finish("", &[], result).await
+}
+
+/// Sandbox only: plays a message from the tenant, which opens the 24-hour window.
+#[server(endpoint = "whatsapp/sandbox_reply")]
+pub async fn sandbox_reply(tenant_id: i64) -> Result<(), AppError> {
+    use crate::server::{self as srv, outbox};
+    let result = async {
+        let st = srv::app_state()?;
+        let user = srv::require_user_id().await?;
+        outbox::sandbox_reply(&st.db, &st.whatsapp, user, tenant_id).await
+    }
+    .await;
+    srv::finish("sandbox-reply", &[], result).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn badge(state: &str, reason: Option<&str>, retrying: bool) -> SendBadge {
+        SendBadge {
+            send_id: 1,
+            state: state.into(),
+            kind: None,
+            reason: reason.map(str::to_string),
+            anchor: None,
+            retrying,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn labels_say_what_happened() {
+        assert_eq!(badge("read", None, false).label(), "Read");
+        assert_eq!(
+            badge("failed", Some("Failed to send message"), false).label(),
+            "Failed: Failed to send message"
+        );
+        assert_eq!(
+            badge("queued", Some("Could not reach WhatsApp"), true).label(),
+            "Queued, will retry (Could not reach WhatsApp)"
+        );
+        assert!(badge("sent", None, false).in_progress());
+        assert!(!badge("read", None, false).in_progress());
+        assert!(!badge("failed", None, false).in_progress());
+    }
+}
