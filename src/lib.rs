@@ -1,4 +1,5 @@
 //! Axis CRM: property managers send invoices to tenants over their own WhatsApp Business account.
+#![recursion_limit = "256"]
 
 pub mod app;
 pub mod auth;

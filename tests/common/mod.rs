@@ -93,6 +93,21 @@ impl TestApp {
         }
     }
 
+    /// Also serves the router on a loopback port (for webhooks from a sandbox); returns its base URL.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let router = server::router(self.state.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await;
+        });
+        format!("http://{addr}")
+    }
+
     pub async fn close(self) {
         self.state.db.pool.close().await;
         if let Some(name) = &self.pg_name {
@@ -136,11 +151,20 @@ impl TestApp {
 
 /// A Cloud API sandbox standing in for Meta, with the app's `WHATSAPP_GRAPH_URL` pointed at it.
 pub async fn fake_meta() -> (whatsapp_cloud::sandbox::Sandbox, String) {
-    let sandbox = whatsapp_cloud::sandbox::Sandbox::new(whatsapp_cloud::sandbox::SandboxConfig {
+    fake_meta_with(|_| {}).await
+}
+
+/// Like [`fake_meta`], with its settings adjusted first.
+pub async fn fake_meta_with(
+    adjust: impl FnOnce(&mut whatsapp_cloud::sandbox::SandboxConfig),
+) -> (whatsapp_cloud::sandbox::Sandbox, String) {
+    let mut config = whatsapp_cloud::sandbox::SandboxConfig {
         record_exchanges: true,
         slow_delay: std::time::Duration::from_secs(30),
         ..Default::default()
-    });
+    };
+    adjust(&mut config);
+    let sandbox = whatsapp_cloud::sandbox::Sandbox::new(config);
     let (base, _) = sandbox.serve("127.0.0.1:0".parse().unwrap()).await.unwrap();
     (sandbox, base)
 }

@@ -210,16 +210,26 @@ fn random_fault(rng: &mut impl Rng) -> Fault {
     }
 }
 
+/// Scope prefix of faults injected for one number's `/messages` calls only.
+pub(crate) const MESSAGES_SCOPE: &str = "messages:";
+
 impl Sandbox {
     /// An injected fault for this call (scoped to `phone_number_id`, or unscoped), else a
     /// random one at `fault_rate`. Counted in [`super::SandboxStats::faults`].
     fn pick_fault(&self, phone_number_id: Option<&str>) -> Option<Fault> {
+        self.pick_fault_for(phone_number_id, false)
+    }
+
+    /// As [`Self::pick_fault`]; `messages` also matches faults injected for `/messages` only.
+    fn pick_fault_for(&self, phone_number_id: Option<&str>, messages: bool) -> Option<Fault> {
         let injected = {
             let mut st = self.inner.state.lock();
-            let pos = st
-                .faults
-                .iter()
-                .position(|(scope, _)| scope.is_none() || scope.as_deref() == phone_number_id);
+            let messages_scope = phone_number_id.map(|p| format!("{MESSAGES_SCOPE}{p}"));
+            let pos = st.faults.iter().position(|(scope, _)| {
+                scope.is_none()
+                    || scope.as_deref() == phone_number_id
+                    || (messages && scope.is_some() && *scope == messages_scope)
+            });
             pos.and_then(|i| st.faults.remove(i)).map(|(_, f)| f)
         };
         let picked = injected.or_else(|| {
@@ -1055,7 +1065,7 @@ async fn send_message(
 ) -> Response {
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     let answer = async {
-        let lost = match sb.pick_fault(Some(&pnid)) {
+        let lost = match sb.pick_fault_for(Some(&pnid), true) {
             Some(Fault::LostResponse) => true,
             Some(other) => return sb.serve_fault(&other).await,
             None => false,

@@ -199,6 +199,18 @@ impl Sandbox {
         }
     }
 
+    /// The next `times` calls of `POST /{phone_number_id}/messages` (not uploads or reads) fail
+    /// with `fault`.
+    pub fn inject_messages(&self, fault: Fault, times: usize, phone_number_id: &str) {
+        let mut st = self.inner.state.lock();
+        for _ in 0..times {
+            st.faults.push_back((
+                Some(format!("{}{phone_number_id}", handlers::MESSAGES_SCOPE)),
+                fault.clone(),
+            ));
+        }
+    }
+
     pub fn update_config(&self, f: impl FnOnce(&mut SandboxConfig)) {
         f(&mut self.inner.config.lock());
     }

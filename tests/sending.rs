@@ -1,0 +1,759 @@
+//! Sending invoices over WhatsApp, end to end against a sandbox standing in for Meta: the
+//! outbox, the worker, the webhooks and what the pages are told. Each test runs on SQLite and
+//! on PostgreSQL.
+
+mod common;
+
+use common::{fake_meta_with, Backend, Client, TestApp};
+use std::time::{Duration, Instant};
+use whatsapp_cloud::sandbox::{Fault, NewAccount, Sandbox, SandboxAccount};
+
+struct World {
+    app: TestApp,
+    sandbox: Sandbox,
+    account: SandboxAccount,
+    cookie: String,
+    site: String,
+    webhook_key: String,
+}
+
+const FAST: &[(&str, &str)] = &[
+    ("AXIS_SANDBOX", "off"),
+    ("AXIS_OUTBOX_RETRY_BASE_MS", "20"),
+    ("AXIS_OUTBOX_RECONCILE_SECS", "2"),
+    ("AXIS_OUTBOX_MAX_ATTEMPTS", "10"),
+    ("WHATSAPP_HTTP_TIMEOUT_SECS", "1"),
+    ("WHATSAPP_PAIR_INTERVAL_SECS", "0"),
+];
+
+impl World {
+    async fn new(backend: Backend) -> World {
+        Self::with(backend, &[]).await
+    }
+
+    /// A user connected to a fake Meta with sample data, webhooks pointed at the app, and the
+    /// invoice template created and approved.
+    async fn with(backend: Backend, extra: &[(&str, &str)]) -> World {
+        let (sandbox, graph) = fake_meta_with(|c| {
+            c.status_delay = Duration::from_millis(30);
+            c.template_review = Duration::from_millis(50);
+            c.slow_delay = Duration::from_secs(3);
+        })
+        .await;
+        let mut env: Vec<(&str, &str)> = FAST.to_vec();
+        env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
+        env.extend_from_slice(extra);
+        env.push(("WHATSAPP_GRAPH_URL", &graph));
+        let app = TestApp::with_env(backend, &env).await;
+        let site = app.serve().await;
+        let account = sandbox.create_account(NewAccount {
+            verified_name: "Harbour Lettings".into(),
+            ..Default::default()
+        });
+        let mut b = app.browser();
+        assert!(b
+            .signup(
+                "Lee",
+                "Harbour Lettings",
+                "lee@example.com",
+                "correct horse battery"
+            )
+            .await
+            .status
+            .is_success());
+        let r = b
+            .call(
+                "whatsapp/connect",
+                &[
+                    ("phone_number_id", account.phone_number_id.as_str()),
+                    ("access_token", account.access_token.as_str()),
+                    ("business_account_id", account.business_account_id.as_str()),
+                    ("phone_number", ""),
+                    ("app_id", account.app_id.as_str()),
+                    ("app_secret", account.app_secret.as_str()),
+                ],
+                Client::Wasm,
+            )
+            .await;
+        assert!(r.status.is_success(), "{}", r.body);
+        assert!(b
+            .call("invoices/sample", &[], Client::Wasm)
+            .await
+            .status
+            .is_success());
+        let cookie = b.cookie.clone().unwrap();
+        let webhook_key: String =
+            sqlx::query_scalar("SELECT webhook_key FROM whatsapp_connections")
+                .fetch_one(&app.state.db.pool)
+                .await
+                .unwrap();
+        sandbox.set_webhook(
+            &account.app_id,
+            Some(format!("{site}/webhooks/whatsapp/{webhook_key}")),
+        );
+        let w = World {
+            app,
+            sandbox,
+            account,
+            cookie,
+            site,
+            webhook_key,
+        };
+        let r = w.call("whatsapp/templates/create", &[]).await;
+        assert!(r.status.is_success(), "{}", r.body);
+        w.wait_for("the template's approval", || async {
+            w.scalar("SELECT COUNT(*) FROM whatsapp_templates WHERE status = 'APPROVED' AND name = 'axis_invoice_pdf'")
+                .await
+                == 1
+        })
+        .await;
+        w
+    }
+
+    async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> common::Resp {
+        let mut b = self.app.browser();
+        b.cookie = Some(self.cookie.clone());
+        b.call(endpoint, form, Client::Wasm).await
+    }
+
+    async fn scalar(&self, sql: &str) -> i64 {
+        self.app.count(sql).await
+    }
+
+    async fn text(&self, sql: &str) -> Option<String> {
+        sqlx::query_scalar::<_, Option<String>>(sql)
+            .fetch_one(&self.app.state.db.pool)
+            .await
+            .unwrap()
+    }
+
+    async fn invoice(&self, number: &str) -> i64 {
+        self.scalar(&format!(
+            "SELECT id FROM invoices WHERE number = '{number}'"
+        ))
+        .await
+    }
+
+    async fn send(&self, number: &str) -> common::Resp {
+        let id = self.invoice(number).await.to_string();
+        self.call("whatsapp/send", &[("invoice_id", id.as_str())])
+            .await
+    }
+
+    async fn state_of(&self, number: &str) -> String {
+        let id = self.invoice(number).await;
+        self.text(&format!(
+            "SELECT state FROM whatsapp_sends WHERE invoice_id = {id} ORDER BY id DESC LIMIT 1"
+        ))
+        .await
+        .unwrap_or_default()
+    }
+
+    /// Runs the worker over everything due until `done` holds (or fails after 20 s).
+    async fn drive<F, Fut>(&self, what: &str, done: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        loop {
+            axis_crm::server::outbox::run_due(&self.app.state)
+                .await
+                .unwrap();
+            if done().await {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_for<F, Fut>(&self, what: &str, done: F)
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let start = Instant::now();
+        while !done().await {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+
+    /// The tenant of `number` writes to the business: opens the window (via the webhook).
+    async fn tenant_writes(&self, number: &str) {
+        let phone = self
+            .text(&format!(
+                "SELECT t.phone_e164 FROM invoices i JOIN tenants t ON t.id = i.tenant_id WHERE i.number = '{number}'"
+            ))
+            .await
+            .unwrap();
+        self.sandbox
+            .simulate_inbound(&self.account.phone_number_id, &phone, "Got it, thanks");
+        self.wait_for("the inbound message", || async {
+            self.scalar("SELECT COUNT(*) FROM tenants WHERE last_inbound_at IS NOT NULL")
+                .await
+                > 0
+        })
+        .await;
+    }
+
+    /// Messages the sandbox accepted for one invoice (by its callback tag's send id).
+    async fn accepted_for(&self, number: &str) -> Vec<whatsapp_cloud::sandbox::SentRecord> {
+        let id = self.invoice(number).await;
+        let sends: Vec<i64> = sqlx::query_scalar(&format!(
+            "SELECT id FROM whatsapp_sends WHERE invoice_id = {id}"
+        ))
+        .fetch_all(&self.app.state.db.pool)
+        .await
+        .unwrap();
+        self.sandbox
+            .sent()
+            .into_iter()
+            .filter(|s| {
+                s.callback
+                    .as_deref()
+                    .and_then(axis_crm::server::outbox::parse_callback)
+                    .is_some_and(|(send, _)| sends.contains(&send))
+            })
+            .collect()
+    }
+
+    /// Posts a webhook body signed with `secret` (or unsigned).
+    async fn post_webhook(&self, body: &str, secret: Option<&str>) -> reqwest::StatusCode {
+        let mut req = reqwest::Client::new()
+            .post(format!(
+                "{}/webhooks/whatsapp/{}",
+                self.site, self.webhook_key
+            ))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(s) = secret {
+            req = req.header(
+                "x-hub-signature-256",
+                whatsapp_cloud::signature::sign(s.as_bytes(), body.as_bytes()),
+            );
+        }
+        req.send().await.unwrap().status()
+    }
+
+    fn status_body(&self, statuses: &[serde_json::Value]) -> String {
+        serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": self.account.business_account_id,
+            "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": self.account.display_phone_number, "phone_number_id": self.account.phone_number_id},
+                "statuses": statuses}}]}]})
+        .to_string()
+    }
+
+    async fn close(self) {
+        self.app.close().await;
+    }
+}
+
+async fn document_inside_the_window(backend: Backend) {
+    let w = World::new(backend).await;
+    w.tenant_writes("INV-0003").await;
+    let r = w.send("INV-0003").await;
+    assert!(r.status.is_success(), "{}", r.body);
+    assert_eq!(w.state_of("INV-0003").await, "queued");
+    w.drive("read", || async { w.state_of("INV-0003").await == "read" })
+        .await;
+    let sent = w.accepted_for("INV-0003").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].kind, "document");
+    assert_eq!(sent[0].body["document"]["filename"], "INV-0003.pdf");
+    assert!(sent[0].body["document"]["caption"]
+        .as_str()
+        .unwrap()
+        .contains("Invoice INV-0003 from Harbour Lettings"));
+    assert_eq!(sent[0].to, "+447911123458");
+    // The wamid, the tenant's wa_id and each status's time are kept; the attempt is listed.
+    assert_eq!(
+        w.text("SELECT wamid FROM whatsapp_sends").await.as_deref(),
+        Some(sent[0].wamid.as_str())
+    );
+    assert_eq!(
+        w.text("SELECT wa_id FROM tenants WHERE phone_e164 = '+447911123458'")
+            .await
+            .as_deref(),
+        Some("447911123458")
+    );
+    assert_eq!(
+        w.scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE sent_at IS NOT NULL AND delivered_at IS NOT NULL AND read_at IS NOT NULL")
+            .await,
+        1
+    );
+    let id = w.invoice("INV-0003").await.to_string();
+    let history = w
+        .call("whatsapp/history", &[("invoice_id", id.as_str())])
+        .await
+        .json();
+    assert_eq!(history[0]["badge"]["state"], "read");
+    assert_eq!(history[0]["attempts"][0]["outcome"], "accepted");
+    // Free inside the window: a service message.
+    let usage = w.call("whatsapp/sending", &[]).await.json();
+    assert_eq!(usage["usage"]["total"], 1);
+    assert_eq!(usage["usage"]["billable"], 0);
+    w.close().await;
+}
+
+async fn template_outside_the_window(backend: Backend) {
+    let w = World::new(backend).await;
+    let id = w.invoice("INV-0003").await.to_string();
+    let preview = w
+        .call("whatsapp/preview", &[("invoice_id", id.as_str())])
+        .await
+        .json();
+    assert_eq!(preview["kind"], "template");
+    assert!(preview["message"].as_str().unwrap().contains("INV-0003"));
+    assert!(preview["blocker"].is_null());
+    w.send("INV-0003").await;
+    w.drive("read", || async { w.state_of("INV-0003").await == "read" })
+        .await;
+    let sent = w.accepted_for("INV-0003").await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].kind, "template");
+    let t = &sent[0].body["template"];
+    assert_eq!(t["name"], "axis_invoice_pdf");
+    assert_eq!(t["components"][0]["parameters"][0]["type"], "document");
+    assert_eq!(
+        t["components"][0]["parameters"][0]["document"]["filename"],
+        "INV-0003.pdf"
+    );
+    let body: Vec<&str> = t["components"][1]["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(body.len(), 4);
+    assert_eq!(body[0], "Иван Петров");
+    assert_eq!(body[1], "INV-0003");
+    // A template outside the window is billed.
+    let usage = w.call("whatsapp/sending", &[]).await.json();
+    assert_eq!(usage["usage"]["billable"], 1);
+    assert_eq!(usage["usage"]["by_category"][0][0], "utility");
+    w.close().await;
+}
+
+async fn a_refused_document_goes_again_as_the_template(backend: Backend) {
+    let w = World::new(backend).await;
+    // The app believes the tenant wrote recently; Meta knows better and refuses with 131047.
+    sqlx::query("UPDATE tenants SET last_inbound_at = $1")
+        .bind(axis_crm::server::db::now())
+        .execute(&w.app.state.db.pool)
+        .await
+        .unwrap();
+    w.send("INV-0003").await;
+    w.drive("read", || async { w.state_of("INV-0003").await == "read" })
+        .await;
+    let kinds: Vec<String> = w
+        .accepted_for("INV-0003")
+        .await
+        .into_iter()
+        .map(|s| s.kind)
+        .collect();
+    assert_eq!(kinds, ["document", "template"]);
+    assert_eq!(
+        w.scalar("SELECT COUNT(*) FROM whatsapp_attempts WHERE outcome = 'fallback' AND error_code = 131047")
+            .await,
+        1
+    );
+    // Still one send for the invoice: the fallback is part of it.
+    assert_eq!(w.scalar("SELECT COUNT(*) FROM whatsapp_sends").await, 1);
+    w.close().await;
+}
+
+async fn retryable_errors_are_retried_and_send_once(backend: Backend) {
+    let w = World::new(backend).await;
+    let pnid = w.account.phone_number_id.clone();
+    for fault in [
+        Fault::ServerError,
+        Fault::BadGateway,
+        Fault::Api {
+            code: 131000,
+            subcode: None,
+            status: 500,
+        },
+        Fault::Api {
+            code: 2,
+            subcode: None,
+            status: 503,
+        },
+        Fault::Api {
+            code: 4,
+            subcode: None,
+            status: 400,
+        },
+        Fault::Api {
+            code: 80007,
+            subcode: None,
+            status: 400,
+        },
+        Fault::Api {
+            code: 130429,
+            subcode: None,
+            status: 400,
+        },
+    ] {
+        w.sandbox.inject_messages(fault, 1, &pnid);
+    }
+    // An upload failure is retried too.
+    w.sandbox.inject(Fault::ServerError, 1, Some(&pnid));
+    w.send("INV-0003").await;
+    w.drive("read", || async { w.state_of("INV-0003").await == "read" })
+        .await;
+    assert_eq!(w.accepted_for("INV-0003").await.len(), 1);
+    assert_eq!(
+        w.scalar("SELECT COUNT(*) FROM whatsapp_attempts WHERE outcome = 'retry'")
+            .await,
+        8
+    );
+    w.close().await;
+}
+
+async fn the_pair_limit_waits_longer(backend: Backend) {
+    let w = World::with(backend, &[("WHATSAPP_PAIR_INTERVAL_SECS", "1")]).await;
+    w.sandbox.inject_messages(
+        Fault::Api {
+            code: 131056,
+            subcode: None,
+            status: 400,
+        },
+        1,
+        &w.account.phone_number_id,
+    );
+    w.send("INV-0003").await;
+    axis_crm::server::outbox::run_due(&w.app.state)
+        .await
+        .unwrap();
+    // Retried no sooner than the pair interval.
+    let wait = w
+        .scalar("SELECT next_attempt_at - updated_at FROM whatsapp_sends")
+        .await;
+    assert!(wait >= 1, "{wait}");
+    assert_eq!(
+        w.text("SELECT error_title FROM whatsapp_sends")
+            .await
+            .as_deref(),
+        Some("Rate limit exceeded")
+    );
+    w.drive("read", || async { w.state_of("INV-0003").await == "read" })
+        .await;
+    // Two invoices to the same tenant: the second waits for the pair interval.
+    w.send("INV-0001").await; // Ana (paid)
+    w.send("INV-0008").await; // Ana again
+    w.drive("both read", || async {
+        w.state_of("INV-0001").await == "read" && w.state_of("INV-0008").await == "read"
+    })
+    .await;
+    let a = w.accepted_for("INV-0001").await[0].at;
+    let b = w.accepted_for("INV-0008").await[0].at;
+    assert!((b - a).abs() >= 1, "{a} {b}");
+    w.close().await;
+}
+
+async fn final_errors_stop_with_guidance(backend: Backend) {
+    let w = World::new(backend).await;
+    // Tom's number ends in 0000: Meta takes the message, then reports 131026 by webhook.
+    w.send("INV-0005").await;
+    w.drive("failed", || async {
+        w.state_of("INV-0005").await == "failed"
+    })
+    .await;
+    assert_eq!(
+        w.text("SELECT error_title FROM whatsapp_sends")
+            .await
+            .as_deref(),
+        Some("Failed to send message")
+    );
+    assert_eq!(
+        w.text("SELECT error_anchor FROM whatsapp_sends")
+            .await
+            .as_deref(),
+        Some("failed-to-send-message")
+    );
+    let id = w.invoice("INV-0005").await.to_string();
+    let history = w
+        .call("whatsapp/history", &[("invoice_id", id.as_str())])
+        .await
+        .json();
+    assert_eq!(history[0]["problem"]["code"], 131026);
+    assert!(history[0]["problem"]["steps"][0]
+        .as_str()
+        .unwrap()
+        .contains("E.164"));
+    // Refused at once: an invalid token and a test-number recipient are not retried.
+    for (number, code) in [("INV-0003", 190), ("INV-0008", 131030)] {
+        w.sandbox.inject_messages(
+            Fault::Api {
+                code,
+                subcode: None,
+                status: 400,
+            },
+            1,
+            &w.account.phone_number_id,
+        );
+        w.send(number).await;
+        w.drive("failed", || async { w.state_of(number).await == "failed" })
+            .await;
+        assert!(w.accepted_for(number).await.is_empty());
+    }
+    assert_eq!(
+        w.scalar("SELECT COUNT(*) FROM whatsapp_attempts WHERE outcome = 'retry'")
+            .await,
+        0
+    );
+    // A failed send may be retried.
+    let r = w.send("INV-0008").await;
+    assert!(r.status.is_success(), "{}", r.body);
+    w.close().await;
+}
+
+async fn a_lost_answer_is_reconciled_not_resent(backend: Backend) {
+    let w = World::new(backend).await;
+    w.sandbox
+        .inject_messages(Fault::LostResponse, 1, &w.account.phone_number_id);
+    w.send("INV-0003").await;
+    w.drive("read", || async { w.state_of("INV-0003").await == "read" })
+        .await;
+    // Meta took it once; the webhook told the app so; it was not sent again.
+    assert_eq!(w.accepted_for("INV-0003").await.len(), 1);
+    assert_eq!(
+        w.scalar("SELECT COUNT(*) FROM whatsapp_attempts WHERE outcome = 'unknown'")
+            .await,
+        1
+    );
+    assert!(w.text("SELECT wamid FROM whatsapp_sends").await.is_some());
+    w.close().await;
+}
+
+async fn no_double_sends(backend: Backend) {
+    let w = World::new(backend).await;
+    assert!(w.send("INV-0003").await.status.is_success());
+    let again = w.send("INV-0003").await;
+    assert_eq!(again.status, 422);
+    assert!(again.body.contains("already on its way"), "{}", again.body);
+    w.drive("read", || async { w.state_of("INV-0003").await == "read" })
+        .await;
+    let third = w.send("INV-0003").await;
+    assert!(third.body.contains("Send again"), "{}", third.body);
+    let id = w.invoice("INV-0003").await.to_string();
+    let r = w
+        .call(
+            "whatsapp/send",
+            &[("invoice_id", id.as_str()), ("again", "1")],
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    w.drive("second read", || async {
+        w.scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
+            .await
+            == 2
+    })
+    .await;
+    assert_eq!(w.accepted_for("INV-0003").await.len(), 2);
+    // Drafts, void invoices and tenants without a mobile number cannot be sent.
+    for (number, why) in [
+        ("INV-0004", "draft"),
+        ("INV-0006", "fixed line"),
+        ("INV-0007", "no phone number"),
+    ] {
+        let r = w.send(number).await;
+        assert_eq!(r.status, 422, "{number}");
+        assert!(r.body.contains(why), "{number}: {}", r.body);
+    }
+    // Another user cannot send mine.
+    let mut other = w.app.browser();
+    other
+        .signup(
+            "Eve",
+            "Eve Lets",
+            "eve@example.com",
+            "correct horse battery",
+        )
+        .await;
+    let r = other
+        .call(
+            "whatsapp/send",
+            &[("invoice_id", id.as_str())],
+            Client::Wasm,
+        )
+        .await;
+    assert_eq!(r.status, 404);
+    w.close().await;
+}
+
+async fn webhooks_are_checked_and_idempotent(backend: Backend) {
+    let w = World::new(backend).await;
+    w.send("INV-0003").await;
+    w.drive("accepted", || async {
+        matches!(
+            w.state_of("INV-0003").await.as_str(),
+            "accepted" | "sent" | "delivered" | "read"
+        )
+    })
+    .await;
+    // Stop the sandbox's own webhooks so this test alone speaks.
+    w.sandbox.set_webhook(&w.account.app_id, None);
+    let wamid = w.text("SELECT wamid FROM whatsapp_sends").await.unwrap();
+    let secret = w.account.app_secret.clone();
+    sqlx::query("UPDATE whatsapp_sends SET state = 'accepted', state_rank = 2, sent_at = NULL, delivered_at = NULL, read_at = NULL")
+        .execute(&w.app.state.db.pool)
+        .await
+        .unwrap();
+    let st = |s: &str, t: i64| serde_json::json!({"id": wamid, "status": s, "timestamp": t.to_string(), "recipient_id": "447911123458"});
+    // Bad or missing signatures change nothing.
+    let read = w.status_body(&[st("read", 1_800_000_300)]);
+    assert_eq!(w.post_webhook(&read, None).await, 401);
+    assert_eq!(w.post_webhook(&read, Some("wrong secret")).await, 401);
+    assert_eq!(w.state_of("INV-0003").await, "accepted");
+    // Out of order and duplicated, in one batch and across deliveries: read wins.
+    assert_eq!(w.post_webhook(&read, Some(&secret)).await, 200);
+    let rest = w.status_body(&[
+        st("delivered", 1_800_000_200),
+        st("sent", 1_800_000_100),
+        st("read", 1_800_000_300),
+    ]);
+    assert_eq!(w.post_webhook(&rest, Some(&secret)).await, 200);
+    assert_eq!(w.post_webhook(&rest, Some(&secret)).await, 200);
+    assert_eq!(w.state_of("INV-0003").await, "read");
+    assert_eq!(
+        w.scalar("SELECT sent_at + delivered_at + read_at FROM whatsapp_sends")
+            .await,
+        1_800_000_100 + 1_800_000_200 + 1_800_000_300
+    );
+    // An unknown webhook key is 404; the GET handshake needs the connection's verify token.
+    let unknown = reqwest::Client::new()
+        .post(format!("{}/webhooks/whatsapp/nope", w.site))
+        .body(read.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let verify = w
+        .text("SELECT verify_token_enc FROM whatsapp_connections")
+        .await
+        .unwrap();
+    let user: i64 = w.scalar("SELECT user_id FROM whatsapp_connections").await;
+    let token = w
+        .app
+        .state
+        .whatsapp
+        .keyring
+        .decrypt(
+            &verify,
+            &format!("whatsapp_connections.verify_token:{user}"),
+        )
+        .unwrap();
+    use secrecy::ExposeSecret;
+    let url = |t: &str| {
+        format!(
+            "{}/webhooks/whatsapp/{}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={t}",
+            w.site, w.webhook_key
+        )
+    };
+    let ok = reqwest::get(url(token.expose_secret())).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "1158201444");
+    assert_eq!(reqwest::get(url("guess")).await.unwrap().status(), 403);
+    let settings = w.call("whatsapp/sending", &[]).await.json();
+    assert!(settings["webhook_verified_text"].is_string());
+    assert!(settings["webhook_event_text"].is_string());
+    w.close().await;
+}
+
+async fn replies_open_the_window_and_are_logged(backend: Backend) {
+    let w = World::new(backend).await;
+    w.tenant_writes("INV-0003").await;
+    let tenant = w
+        .scalar("SELECT tenant_id FROM invoices WHERE number = 'INV-0003'")
+        .await
+        .to_string();
+    let m = w
+        .call("tenants/messages", &[("tenant_id", tenant.as_str())])
+        .await
+        .json();
+    assert!(
+        m["window_left"].as_str().unwrap().starts_with("23 h")
+            || m["window_left"].as_str().unwrap().starts_with("24 h")
+    );
+    assert_eq!(m["messages"][0][2], "Got it, thanks");
+    let id = w.invoice("INV-0003").await.to_string();
+    let preview = w
+        .call("whatsapp/preview", &[("invoice_id", id.as_str())])
+        .await
+        .json();
+    assert_eq!(preview["kind"], "document");
+    w.close().await;
+}
+
+async fn bulk_sends_queue_many_with_progress(backend: Backend) {
+    let w = World::new(backend).await;
+    let r = w
+        .call("whatsapp/bulk", &[("which", "overdue")])
+        .await
+        .json();
+    assert_eq!(r["queued"], 1, "{r}"); // INV-0002 is the only overdue invoice
+    let (a, b, c, d) = (
+        w.invoice("INV-0002").await.to_string(),
+        w.invoice("INV-0003").await.to_string(),
+        w.invoice("INV-0004").await.to_string(),
+        w.invoice("INV-0008").await.to_string(),
+    );
+    let r = w
+        .call(
+            "whatsapp/bulk",
+            &[
+                ("which", "selected"),
+                ("ids[]", &a),
+                ("ids[]", &b),
+                ("ids[]", &c),
+                ("ids[]", &d),
+            ],
+        )
+        .await
+        .json();
+    assert_eq!(r["queued"], 2, "{r}");
+    let skipped = r["skipped"].to_string();
+    assert!(
+        skipped.contains("INV-0002") && skipped.contains("INV-0004"),
+        "{skipped}"
+    );
+    let news = w
+        .call("whatsapp/news", &[("ids[]", &b), ("ids[]", &d)])
+        .await
+        .json();
+    assert_eq!(news["batch"]["total"], 2);
+    assert_eq!(news["batch"]["waiting"], 2);
+    w.drive("all read", || async {
+        w.scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
+            .await
+            == 3
+    })
+    .await;
+    let news = w.call("whatsapp/news", &[("ids[]", &b)]).await.json();
+    assert_eq!(news["batch"]["done"], 2);
+    assert_eq!(news["badges"][0][1]["state"], "read");
+    w.close().await;
+}
+
+per_backend!(
+    document_inside_the_window,
+    template_outside_the_window,
+    a_refused_document_goes_again_as_the_template,
+    retryable_errors_are_retried_and_send_once,
+    the_pair_limit_waits_longer,
+    final_errors_stop_with_guidance,
+    a_lost_answer_is_reconciled_not_resent,
+    no_double_sends,
+    webhooks_are_checked_and_idempotent,
+    replies_open_the_window_and_are_logged,
+    bulk_sends_queue_many_with_progress,
+);
