@@ -222,7 +222,7 @@ pub fn SendInvoicePage() -> impl IntoView {
                                         <ActionForm action=send attr:class="actions">
                                             <input type="hidden" name="invoice_id" value=p.invoice_id/>
                                             {p.needs_again.then(|| view! {
-                                                <p class="alert alert-warning">"This invoice was already sent over WhatsApp. Sending it again delivers a second copy."</p>
+                                                <p class="alert alert-warn">"This invoice was already sent over WhatsApp. Sending it again delivers a second copy."</p>
                                                 <input type="hidden" name="again" value="1"/>
                                             })}
                                             <FormMessage message=form.message()/>
@@ -440,7 +440,7 @@ pub fn SendingSection() -> impl IntoView {
                                 <h2 id="webhooks-h">"Webhooks"</h2>
                                 <p>"Meta reports delivery (sent, delivered, read, failed) and tenants' replies to the Callback URL above."</p>
                                 {(!s.webhooks_possible).then(|| view! {
-                                    <p class="alert alert-warning">"Add the App Secret (Advanced, when connecting) so Axis CRM can check Meta's signatures. Until then webhooks are refused, and the ticks stop at \"accepted\"."</p>
+                                    <p class="alert alert-warn">"Add the App Secret (Advanced, when connecting) so Axis CRM can check Meta's signatures. Until then webhooks are refused, and the ticks stop at \"accepted\"."</p>
                                 })}
                                 <dl class="facts">
                                     <dt>"Last verification by Meta"</dt>
