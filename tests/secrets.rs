@@ -96,6 +96,60 @@ async fn secrets_appear_in_no_response_log_or_column() {
             )
             .await,
         );
+        // Sending: a template submitted (with its resumable upload), the tenant's reply and the
+        // statuses arriving as signed webhooks, an invoice through the outbox worker.
+        let site = app.serve().await;
+        let key: String = sqlx::query_scalar("SELECT webhook_key FROM whatsapp_connections")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        meta.set_webhook(
+            &account.app_id,
+            Some(format!("{site}/webhooks/whatsapp/{key}")),
+        );
+        responses.push(b.call("invoices/sample", &[], Client::Wasm).await);
+        responses.push(b.call("whatsapp/templates/create", &[], Client::Wasm).await);
+        meta.simulate_inbound(&account.phone_number_id, "+447911123458", "Hello");
+        let invoice: i64 = sqlx::query_scalar("SELECT id FROM invoices WHERE number = 'INV-0003'")
+            .fetch_one(&app.state.db.pool)
+            .await
+            .unwrap();
+        let start = std::time::Instant::now();
+        while app
+            .count("SELECT COUNT(*) FROM tenants WHERE last_inbound_at IS NOT NULL")
+            .await
+            == 0
+        {
+            assert!(start.elapsed().as_secs() < 15, "the reply arrived");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let id = invoice.to_string();
+        responses.push(
+            b.call(
+                "whatsapp/send",
+                &[("invoice_id", id.as_str())],
+                Client::Wasm,
+            )
+            .await,
+        );
+        while app
+            .count("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
+            .await
+            == 0
+        {
+            axis_crm::server::outbox::run_due(&app.state).await.unwrap();
+            assert!(start.elapsed().as_secs() < 30, "the invoice was read");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        responses.push(
+            b.call(
+                "whatsapp/history",
+                &[("invoice_id", id.as_str())],
+                Client::Wasm,
+            )
+            .await,
+        );
+        responses.push(b.call("whatsapp/sending", &[], Client::Wasm).await);
         meta.expire_token(&fresh);
         responses.push(b.call("whatsapp/test", &[], Client::Wasm).await);
         responses.push(b.get("/settings/whatsapp").await);

@@ -744,7 +744,58 @@ async fn bulk_sends_queue_many_with_progress(backend: Backend) {
     w.close().await;
 }
 
+/// Two server instances on one database: their workers never take the same send.
+async fn two_instances_share_the_outbox(backend: Backend) {
+    let w = World::new(backend).await;
+    let first = &w.app.state;
+    let (db_url, data_dir) = (
+        first.config.database_url.clone(),
+        first.config.data_dir.display().to_string(),
+    );
+    let graph = first.config.graph_url.clone();
+    let mut env: Vec<(String, String)> = FAST
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    env.push(("DATABASE_URL".into(), db_url));
+    env.push(("AXIS_DATA_DIR".into(), data_dir));
+    env.push(("WHATSAPP_GRAPH_URL".into(), graph));
+    let config = axis_crm::server::config::Config::from_lookup(
+        |k| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()),
+        common::HOST.parse().unwrap(),
+    )
+    .unwrap();
+    let options = leptos::config::LeptosOptions::builder()
+        .output_name("axis-crm")
+        .build();
+    let second = axis_crm::server::prepare(config, options).await.unwrap();
+    // Every sendable sample invoice, twice over (a second "Send again" round), from both workers.
+    let numbers = ["INV-0001", "INV-0002", "INV-0003", "INV-0008"];
+    for n in numbers {
+        assert!(w.send(n).await.status.is_success());
+    }
+    let run = |st: axis_crm::server::AppState| async move {
+        for _ in 0..40 {
+            axis_crm::server::outbox::run_due(&st).await.unwrap();
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    };
+    tokio::join!(run(first.clone()), run(second.clone()));
+    w.drive("all read", || async {
+        w.scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
+            .await
+            == 4
+    })
+    .await;
+    for n in numbers {
+        assert_eq!(w.accepted_for(n).await.len(), 1, "{n}");
+    }
+    second.db.pool.close().await;
+    w.close().await;
+}
+
 per_backend!(
+    two_instances_share_the_outbox,
     document_inside_the_window,
     template_outside_the_window,
     a_refused_document_goes_again_as_the_template,

@@ -681,7 +681,8 @@ pub async fn queue_bulk(
     for id in ids {
         if let Some(b) = recent.get(&id) {
             let sent_recently = b.state != "failed" && now - b.updated_at < WINDOW_SECS;
-            if b.in_progress() || sent_recently {
+            let active = matches!(b.state.as_str(), "queued" | "sending" | "unknown");
+            if active || sent_recently {
                 let number = invoice_number(db, user_id, id).await?;
                 skipped.push((number, "already sent or on its way".to_string()));
                 continue;

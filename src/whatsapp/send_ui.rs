@@ -138,11 +138,17 @@ pub fn poll_news(
 ) {
     let busy = RwSignal::new(false);
     let seen_force = RwSignal::new(0u32);
+    // Polls in a row that changed nothing: after five minutes of quiet (say, messages delivered
+    // to a tenant with read receipts off) the page stops asking until something new is sent.
+    let quiet = RwSignal::new(0u32);
     use_interval(2000, move || {
         let active = badges.with_untracked(|m| m.values().any(SendBadge::in_progress))
             || batch.with_untracked(|b| b.as_ref().is_some_and(|b| !b.finished()));
         let poked = force.get_untracked() != seen_force.get_untracked();
-        if busy.get_untracked() || !(active || poked) {
+        if poked {
+            quiet.set(0);
+        }
+        if busy.get_untracked() || !(active || poked) || quiet.get_untracked() > 150 {
             return;
         }
         seen_force.set(force.get_untracked());
@@ -150,8 +156,14 @@ pub fn poll_news(
         let ids = ids.clone();
         leptos::task::spawn_local(async move {
             if let Ok(news) = get_send_news(ids).await {
-                badges.set(news.badges.into_iter().collect());
-                batch.set(news.batch);
+                let fresh: HashMap<i64, SendBadge> = news.badges.into_iter().collect();
+                let same = badges.with_untracked(|b| *b == fresh)
+                    && batch.with_untracked(|b| *b == news.batch);
+                quiet.update(|q| *q = if same { *q + 1 } else { 0 });
+                if !same {
+                    badges.set(fresh);
+                    batch.set(news.batch);
+                }
             }
             busy.set(false);
         });
@@ -248,12 +260,13 @@ pub fn SendInvoicePage() -> impl IntoView {
 pub fn SendHistory(invoice_id: i64) -> impl IntoView {
     let tick = RwSignal::new(0u32);
     let history = Resource::new(move || tick.get(), move |_| send_history(invoice_id));
+    // Asks again while the latest send is moving, for at most five minutes.
     use_interval(2500, move || {
         let moving = history
             .get_untracked()
             .and_then(Result::ok)
             .is_some_and(|h| h.first().is_some_and(|s| s.badge.in_progress()));
-        if moving {
+        if moving && tick.get_untracked() < 120 {
             tick.update(|t| *t += 1);
         }
     });

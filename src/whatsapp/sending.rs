@@ -52,11 +52,12 @@ impl SendBadge {
         }
     }
 
-    /// Still moving: the page keeps asking for news while any badge is.
+    /// Still moving: the page keeps asking for news while any badge is. A delivered message may
+    /// still be read (unless the tenant turned read receipts off).
     pub fn in_progress(&self) -> bool {
         matches!(
             self.state.as_str(),
-            "queued" | "sending" | "unknown" | "accepted" | "sent"
+            "queued" | "sending" | "unknown" | "accepted" | "sent" | "delivered"
         )
     }
 }
@@ -365,6 +366,7 @@ mod tests {
             "Queued, will retry (Could not reach WhatsApp)"
         );
         assert!(badge("sent", None, false).in_progress());
+        assert!(badge("delivered", None, false).in_progress());
         assert!(!badge("read", None, false).in_progress());
         assert!(!badge("failed", None, false).in_progress());
     }

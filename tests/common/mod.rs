@@ -356,3 +356,124 @@ macro_rules! per_backend {
         }
     };
 }
+
+/// Creates a fresh, empty PostgreSQL database on [`pg_admin_url`]; returns its name and URL.
+pub async fn create_pg_database() -> (String, String) {
+    let name = format!("axis_test_{}", uuid::Uuid::new_v4().simple());
+    admin_exec(&format!("CREATE DATABASE {name}")).await;
+    let url = with_db(&pg_admin_url(), &name);
+    (name, url)
+}
+
+/// Drops a database made by [`create_pg_database`], closing whatever still uses it.
+pub async fn drop_pg_database(name: &str) {
+    admin_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+}
+
+/// Seeds `count` issued invoices for `user_id` by SQL, each to its own new tenant with a mobile
+/// number `{phone_prefix}{i:05}` (i from 1; keep it clear of numbers ending in 0000, which the
+/// sandbox reports undeliverable) and one invoice line. Numbers are `{number_prefix}{i:05}`.
+/// Returns the invoice ids in order.
+pub async fn seed_issued_invoices(
+    pool: &sqlx::AnyPool,
+    user_id: i64,
+    count: usize,
+    phone_prefix: &str,
+    number_prefix: &str,
+) -> Vec<i64> {
+    let now = time_now();
+    let mut tx = pool.begin().await.unwrap();
+    let mut ids = Vec::with_capacity(count);
+    for i in 1..=count {
+        let tenant: i64 = sqlx::query_scalar(
+            "INSERT INTO tenants (user_id, name, phone_raw, phone_e164, phone_is_mobile, created_at) \
+             VALUES ($1, $2, $3, $3, 1, $4) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(format!("Tenant {number_prefix}{i:05}"))
+        .bind(format!("{phone_prefix}{i:05}"))
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        let total = 100_000 + (i as i64 * 7919) % 50_000;
+        let invoice: i64 = sqlx::query_scalar(
+            "INSERT INTO invoices (user_id, number, tenant_id, issue_date, due_date, currency, status, \
+             subtotal_minor, tax_minor, total_minor, created_at, updated_at) \
+             VALUES ($1, $2, $3, '2026-11-01', '2026-12-01', 'GBP', 'issued', $4, 0, $4, $5, $5) RETURNING id",
+        )
+        .bind(user_id)
+        .bind(format!("{number_prefix}{i:05}"))
+        .bind(tenant)
+        .bind(total)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit_price, tax_rate, \
+             net_minor, tax_minor) VALUES ($1, 1, 'Rent for December', '1', $2, '0', $3, 0)",
+        )
+        .bind(invoice)
+        .bind(format!("{}.{:02}", total / 100, total % 100))
+        .bind(total)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        ids.push(invoice);
+    }
+    tx.commit().await.unwrap();
+    ids
+}
+
+fn time_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// How many messages the sandbox accepted for each invoice (by `callback` → send id → invoice
+/// id). Panics on a message without a tag, or whose send id the database does not know.
+pub async fn accepted_per_invoice(
+    pool: &sqlx::AnyPool,
+    sent: &[whatsapp_cloud::sandbox::SentRecord],
+) -> std::collections::HashMap<i64, usize> {
+    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT id, invoice_id FROM whatsapp_sends")
+        .fetch_all(pool)
+        .await
+        .unwrap();
+    let invoice_of: std::collections::HashMap<i64, i64> = rows.into_iter().collect();
+    let mut out = std::collections::HashMap::new();
+    for s in sent {
+        let tag = s
+            .callback
+            .as_deref()
+            .unwrap_or_else(|| panic!("message {} has no callback tag", s.wamid));
+        let (send, _attempt) = axis_crm::server::outbox::parse_callback(tag)
+            .unwrap_or_else(|| panic!("unreadable callback tag {tag}"));
+        let invoice = *invoice_of
+            .get(&send)
+            .unwrap_or_else(|| panic!("callback {tag} names an unknown send"));
+        *out.entry(invoice).or_insert(0usize) += 1;
+    }
+    out
+}
+
+/// `state → count` over every send, for failure messages and progress lines.
+pub async fn send_states(pool: &sqlx::AnyPool) -> Vec<(String, i64)> {
+    sqlx::query_as("SELECT state, COUNT(*) FROM whatsapp_sends GROUP BY state ORDER BY state")
+        .fetch_all(pool)
+        .await
+        .unwrap()
+}
+
+/// `outcome → count` over every recorded call to Meta's /messages.
+pub async fn attempt_outcomes(pool: &sqlx::AnyPool) -> Vec<(String, i64)> {
+    sqlx::query_as(
+        "SELECT outcome, COUNT(*) FROM whatsapp_attempts GROUP BY outcome ORDER BY outcome",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
