@@ -55,7 +55,11 @@ async fn rig(adjust: impl FnOnce(&mut SandboxConfig)) -> anyhow::Result<Rig> {
         ("WHATSAPP_GRAPH_URL", graph),
     ];
     let config = Config::from_lookup(
-        |k| env.iter().find(|(key, _)| *key == k).map(|(_, v)| v.clone()),
+        |k| {
+            env.iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| v.clone())
+        },
         addr,
     )?;
     let options = leptos::config::LeptosOptions::builder()
@@ -118,21 +122,13 @@ async fn rig(adjust: impl FnOnce(&mut SandboxConfig)) -> anyhow::Result<Rig> {
         &account.app_id,
         Some(format!("{site}/webhooks/whatsapp/{webhook_key}")),
     );
-    call(
-        &http,
-        &site,
-        &mut cookie,
-        "whatsapp/templates/create",
-        &[],
-    )
-    .await?;
+    call(&http, &site, &mut cookie, "whatsapp/templates/create", &[]).await?;
     let start = Instant::now();
     loop {
-        let approved: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM whatsapp_templates WHERE status = 'APPROVED'",
-        )
-        .fetch_one(pool)
-        .await?;
+        let approved: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM whatsapp_templates WHERE status = 'APPROVED'")
+                .fetch_one(pool)
+                .await?;
         if approved > 0 {
             break;
         }
@@ -351,18 +347,22 @@ async fn webhook_ingestion() -> anyhow::Result<()> {
     let wall = start.elapsed();
     lat.sort_unstable();
     let pool = &r.state.db.pool;
-    let read: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
-            .fetch_one(pool)
-            .await?;
+    let read: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
+        .fetch_one(pool)
+        .await?;
     let complete: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM whatsapp_sends WHERE sent_at IS NOT NULL AND delivered_at IS NOT NULL AND read_at IS NOT NULL",
     )
     .fetch_one(pool)
     .await?;
     let rate = lat.len() as f64 / wall.as_secs_f64();
-    println!("a. Webhook ingestion (SQLite, one status per signed POST, {clients} concurrent clients)");
-    println!("   seeded {SENDS} accepted sends in {:.1} s", seeded_in.as_secs_f64());
+    println!(
+        "a. Webhook ingestion (SQLite, one status per signed POST, {clients} concurrent clients)"
+    );
+    println!(
+        "   seeded {SENDS} accepted sends in {:.1} s",
+        seeded_in.as_secs_f64()
+    );
     println!("   {:<28} {:>12}", "events posted", lat.len());
     println!("   {:<28} {:>12}", "non-2xx or failed", errors);
     println!("   {:<28} {:>10.1} s", "wall time", wall.as_secs_f64());
@@ -373,7 +373,11 @@ async fn webhook_ingestion() -> anyhow::Result<()> {
         rate / 3000.0 * 100.0
     );
     for (name, p) in [("p50", 0.50), ("p95", 0.95), ("p99", 0.99)] {
-        println!("   {:<28} {:>12}", format!("latency {name}"), ms(percentile(&lat, p)));
+        println!(
+            "   {:<28} {:>12}",
+            format!("latency {name}"),
+            ms(percentile(&lat, p))
+        );
     }
     println!(
         "   {:<28} {:>12}",
@@ -440,11 +444,10 @@ async fn bulk_send() -> anyhow::Result<()> {
             .unwrap_or(0);
         peak = peak.max(nj - earliest);
     }
-    let retries: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM whatsapp_attempts WHERE outcome = 'retry'",
-    )
-    .fetch_one(&r.state.db.pool)
-    .await?;
+    let retries: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM whatsapp_attempts WHERE outcome = 'retry'")
+            .fetch_one(&r.state.db.pool)
+            .await?;
     println!();
     println!(
         "b. Bulk send of {BULK} invoices (templates) to the sandbox at {} msg/s (worker: pace {} msg/s, \
@@ -454,11 +457,7 @@ async fn bulk_send() -> anyhow::Result<()> {
         cfg.concurrency,
         cfg.pair_interval.as_secs()
     );
-    println!(
-        "   {:<34} {:>12}",
-        "queued (queue_bulk)",
-        ms(queued_in)
-    );
+    println!("   {:<34} {:>12}", "queued (queue_bulk)", ms(queued_in));
     println!(
         "   {:<34} {:>12}",
         "accepted by the sandbox",
@@ -487,13 +486,11 @@ async fn bulk_send() -> anyhow::Result<()> {
     println!("   {:<34} {:>12}", "peak in any 1 s (50 ms samples)", peak);
     println!(
         "   {:<34} {:>12}",
-        "throughput refusals (130429)",
-        stats.throughput_refusals
+        "throughput refusals (130429)", stats.throughput_refusals
     );
     println!(
         "   {:<34} {:>12}",
-        "pair refusals (131056)",
-        stats.pair_refusals
+        "pair refusals (131056)", stats.pair_refusals
     );
     println!("   {:<34} {:>12}", "retries recorded by the app", retries);
     r.state.db.pool.close().await;

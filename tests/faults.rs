@@ -312,23 +312,20 @@ async fn the_worker_claims_no_more_than_it_can_work_on(backend: Backend) {
     );
 }
 
-mod known_bugs {
+mod regressions {
     use super::common::Backend;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "outbox bug: a send whose lease expires while it waits for its pacing slot is sent twice"]
     async fn lease_expiry_in_the_pacer_sqlite() {
         super::a_lease_that_expires_in_the_pacer_does_not_send_twice(Backend::Sqlite).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "outbox bug: a send whose lease expires while it waits for its pacing slot is sent twice"]
     async fn lease_expiry_in_the_pacer_postgres() {
         super::a_lease_that_expires_in_the_pacer_does_not_send_twice(Backend::Postgres).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "outbox bug: on PostgreSQL one claim can take every due send, not the LIMIT"]
     async fn claim_respects_its_limit_postgres() {
         super::the_worker_claims_no_more_than_it_can_work_on(Backend::Postgres).await;
     }

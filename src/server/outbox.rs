@@ -1092,17 +1092,23 @@ async fn claim(state: &AppState, limit: usize) -> Result<Vec<i64>, AppError> {
     .bind(now)
     .execute(&db.pool)
     .await?;
-    let lock = if db.backend == Backend::Postgres {
-        " FOR UPDATE SKIP LOCKED"
-    } else {
-        ""
-    };
-    let sql = format!(
-        "UPDATE whatsapp_sends SET state = 'sending', state_rank = 1, locked_by = $1, locked_until = $2, \
-           attempts = attempts + 1, in_flight = 0, updated_at = $3 \
-         WHERE id IN (SELECT id FROM whatsapp_sends WHERE state = 'queued' AND next_attempt_at <= $3 \
-           ORDER BY next_attempt_at, id LIMIT {limit}{lock}) AND state = 'queued' RETURNING id"
+    let set = "state = 'sending', state_rank = 1, locked_by = $1, locked_until = $2, \
+               attempts = attempts + 1, in_flight = 0, updated_at = $3";
+    let pick = format!(
+        "SELECT id FROM whatsapp_sends WHERE state = 'queued' AND next_attempt_at <= $3 \
+         ORDER BY next_attempt_at, id LIMIT {limit}"
     );
+    let sql = if db.backend == Backend::Postgres {
+        // MATERIALIZED: the rows are picked (and locked) once. As a plain `IN (…)` sub-query
+        // PostgreSQL may re-run it per row and claim far more than `limit`.
+        format!(
+            "WITH picked AS MATERIALIZED ({pick} FOR UPDATE SKIP LOCKED) \
+             UPDATE whatsapp_sends s SET {set} FROM picked WHERE s.id = picked.id AND s.state = 'queued' RETURNING s.id"
+        )
+    } else {
+        // SQLite has one writer at a time; the sub-query's list is computed once.
+        format!("UPDATE whatsapp_sends SET {set} WHERE id IN ({pick}) AND state = 'queued' RETURNING id")
+    };
     let ids = sqlx::query_scalar::<_, i64>(&sql)
         .bind(&state.outbox.instance)
         .bind(now + s.lease.as_secs() as i64)
@@ -1236,11 +1242,12 @@ async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
     if let Err(wait) = outbox.pair_ready(&pnid, &job.recipient) {
         sqlx::query(
             "UPDATE whatsapp_sends SET state = 'queued', state_rank = 0, attempts = attempts - 1, locked_by = NULL, \
-             locked_until = NULL, next_attempt_at = $1, updated_at = $2 WHERE id = $3 AND state = 'sending'",
+             locked_until = NULL, next_attempt_at = $1, updated_at = $2 WHERE id = $3 AND state = 'sending' AND attempts = $4",
         )
         .bind(now + wait.as_secs().max(1) as i64)
         .bind(now)
         .bind(job.id)
+        .bind(job.attempts)
         .execute(&db.pool)
         .await?;
         return Ok(());
@@ -1306,14 +1313,16 @@ async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
 
     // From here on Meta may take the message even if we never hear back.
     let marked = sqlx::query(
-        "UPDATE whatsapp_sends SET in_flight = 1, kind = $1, phone_number_id = $2, updated_at = $3 \
-         WHERE id = $4 AND state = 'sending' AND locked_by = $5",
+        "UPDATE whatsapp_sends SET in_flight = 1, kind = $1, phone_number_id = $2, updated_at = $3, locked_until = $6 \
+         WHERE id = $4 AND state = 'sending' AND locked_by = $5 AND attempts = $7",
     )
     .bind(kind)
     .bind(&pnid)
     .bind(db::now())
     .bind(job.id)
     .bind(&outbox.instance)
+    .bind(db::now() + outbox.settings.lease.as_secs() as i64)
+    .bind(job.attempts)
     .execute(&db.pool)
     .await?
     .rows_affected();
@@ -1454,10 +1463,11 @@ async fn graph_failed(
         let mut tx = db.pool.begin().await?;
         sqlx::query(
             "UPDATE whatsapp_sends SET state = 'queued', state_rank = 0, force_template = 1, in_flight = 0, \
-             next_attempt_at = $1, locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE id = $2 AND state = 'sending'",
+             next_attempt_at = $1, locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE id = $2 AND state = 'sending' AND attempts = $3",
         )
         .bind(now)
         .bind(job.id)
+        .bind(job.attempts)
         .execute(&mut *tx)
         .await?;
         record_attempt(&mut tx, job, kind, "fallback", None, Some(&failure)).await?;
@@ -1473,7 +1483,7 @@ async fn graph_failed(
         sqlx::query(
             "UPDATE whatsapp_sends SET state = 'queued', state_rank = 0, in_flight = 0, next_attempt_at = $1, \
              locked_by = NULL, locked_until = NULL, retrying = 1, error_code = $2, error_title = $3, error_detail = $4, \
-             error_anchor = $5, updated_at = $6 WHERE id = $7 AND state = 'sending'",
+             error_anchor = $5, updated_at = $6 WHERE id = $7 AND state = 'sending' AND attempts = $8",
         )
         .bind(now + delay.as_secs() as i64 + i64::from(delay.subsec_millis() > 0))
         .bind(failure.code)
@@ -1482,6 +1492,7 @@ async fn graph_failed(
         .bind(&failure.anchor)
         .bind(now)
         .bind(job.id)
+        .bind(job.attempts)
         .execute(&mut *tx)
         .await?;
         record_attempt(&mut tx, job, kind, "retry", None, Some(&failure)).await?;
@@ -1497,7 +1508,7 @@ async fn fail(state: &AppState, job: &Job, kind: &str, f: Failure) -> Result<(),
     sqlx::query(
         "UPDATE whatsapp_sends SET state = 'failed', state_rank = 6, in_flight = 0, failed_at = $1, locked_by = NULL, \
          locked_until = NULL, retrying = 0, error_code = $2, error_title = $3, error_detail = $4, error_anchor = $5, \
-         updated_at = $1 WHERE id = $6 AND state = 'sending'",
+         updated_at = $1 WHERE id = $6 AND state = 'sending' AND attempts = $7",
     )
     .bind(now)
     .bind(f.code)
@@ -1505,6 +1516,7 @@ async fn fail(state: &AppState, job: &Job, kind: &str, f: Failure) -> Result<(),
     .bind(&f.detail)
     .bind(&f.anchor)
     .bind(job.id)
+    .bind(job.attempts)
     .execute(&mut *tx)
     .await?;
     record_attempt(&mut tx, job, kind, "failed", None, Some(&f)).await?;
