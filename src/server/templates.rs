@@ -15,18 +15,9 @@ pub const INVOICE_TEMPLATE_LANGUAGE: &str = "en";
 /// Tenant name, invoice number, amount, due date.
 pub const INVOICE_TEMPLATE_BODY: &str = "Hello {{1}}, here is your invoice {{2}} for {{3}}, due on {{4}}. The PDF is attached. Thank you!";
 
-/// How many `{{n}}` variables a body has.
+/// How many variables a body has.
 pub fn placeholders(text: &str) -> i64 {
-    let mut n = 0;
-    let mut rest = text;
-    while let Some(i) = rest.find("{{") {
-        rest = &rest[i + 2..];
-        if let Some(j) = rest.find("}}") {
-            n += 1;
-            rest = &rest[j + 2..];
-        }
-    }
-    n
+    whatsapp_cloud::types::template_variables(text) as i64
 }
 
 /// (header format, body text) of a template's components.
@@ -52,7 +43,7 @@ pub fn unusable(header_format: Option<&str>, body_params: i64, category: &str) -
     if header_format != Some("DOCUMENT") {
         return Some("It has no document header, so the PDF cannot be attached.".into());
     }
-    if body_params != outbox_params() {
+    if body_params != super::outbox::TEMPLATE_PARAMS as i64 {
         return Some(format!(
             "Its body has {body_params} variable(s); invoices fill 4 (tenant, number, amount, due date)."
         ));
@@ -61,10 +52,6 @@ pub fn unusable(header_format: Option<&str>, body_params: i64, category: &str) -
         return Some("It is a marketing template; invoices go as utility templates.".into());
     }
     None
-}
-
-fn outbox_params() -> i64 {
-    super::outbox::TEMPLATE_PARAMS as i64
 }
 
 pub async fn settings(db: &Db, user_id: i64) -> Result<SendingSettings, AppError> {

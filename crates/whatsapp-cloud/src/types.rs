@@ -317,9 +317,38 @@ pub struct CreatedTemplate {
     pub category: Option<String>,
 }
 
+/// The variables `{{…}}` of a template text, each counted once (`{{1}} … {{1}}` is one): what
+/// Meta expects one example value and one send parameter for.
+pub fn template_variables(text: &str) -> usize {
+    let mut seen = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        rest = &rest[i + 2..];
+        if let Some(j) = rest.find("}}") {
+            let name = rest[..j].trim();
+            if !seen.contains(&name) {
+                seen.push(name);
+            }
+            rest = &rest[j + 2..];
+        }
+    }
+    seen.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_template_variables_once_each() {
+        assert_eq!(
+            template_variables("Hi {{1}}, invoice {{2}} for {{3}} is attached."),
+            3
+        );
+        assert_eq!(template_variables("Hi {{1}}, {{2}} and {{1}} again"), 2);
+        assert_eq!(template_variables("none"), 0);
+        assert_eq!(template_variables("open {{1 never closed"), 0);
+    }
 
     #[test]
     fn token_kinds() {

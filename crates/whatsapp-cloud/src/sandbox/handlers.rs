@@ -256,6 +256,32 @@ impl Sandbox {
         Some(self.serve_fault(&picked).await)
     }
 
+    /// Every authenticated call starts here: an injected or random fault for `scope` first, then
+    /// the token's account (or Meta's answer for a bad token).
+    async fn admit(
+        &self,
+        headers: &HeaderMap,
+        scope: Option<&str>,
+    ) -> Result<super::state::Token, Answer> {
+        if let Some(a) = self.fault(scope).await {
+            return Err(a);
+        }
+        self.authenticate(headers)
+    }
+
+    /// [`Self::admit`] for a call on a WhatsApp Business Account the token must belong to.
+    async fn admit_waba(
+        &self,
+        headers: &HeaderMap,
+        waba: &str,
+    ) -> Result<super::state::Token, Answer> {
+        let token = self.admit(headers, None).await?;
+        if token.waba_id != waba {
+            return Err(unknown_object(waba));
+        }
+        Ok(token)
+    }
+
     /// The token's account, or Meta's answer for a bad token. Only sandbox tokens are looked up.
     fn authenticate(&self, headers: &HeaderMap) -> Result<super::state::Token, Answer> {
         let token = headers
@@ -462,10 +488,7 @@ async fn get_node(
         "/{Version}/{Phone-Number-ID}"
     };
     let answer = async {
-        if let Some(a) = sb.fault(Some(&id)).await {
-            return a;
-        }
-        let token = match sb.authenticate(&headers) {
+        let token = match sb.admit(&headers, Some(&id)).await {
             Ok(t) => t,
             Err(a) => return a,
         };
@@ -505,16 +528,10 @@ async fn phone_numbers(
     Query(q): Q,
 ) -> Response {
     let answer = async {
-        if let Some(a) = sb.fault(None).await {
-            return a;
-        }
-        let token = match sb.authenticate(&headers) {
+        let token = match sb.admit_waba(&headers, &waba).await {
             Ok(t) => t,
             Err(a) => return a,
         };
-        if token.waba_id != waba {
-            return unknown_object(&waba);
-        }
         let fields = q.iter().find(|(k, _)| k == "fields").map(|(_, v)| v.as_str());
         let st = sb.inner.state.lock();
         let data: Vec<Value> = match st
@@ -576,10 +593,7 @@ async fn upload_media(
         }
     }
     let answer = async {
-        if let Some(a) = sb.fault(Some(&pnid)).await {
-            return a;
-        }
-        let token = match sb.authenticate(&headers) {
+        let token = match sb.admit(&headers, Some(&pnid)).await {
             Ok(t) => t,
             Err(a) => return a,
         };
@@ -756,10 +770,7 @@ async fn start_upload(
     Query(q): Q,
 ) -> Response {
     let answer = async {
-        if let Some(a) = sb.fault(None).await {
-            return a;
-        }
-        let token = match sb.authenticate(&headers) {
+        let token = match sb.admit(&headers, None).await {
             Ok(t) => t,
             Err(a) => return a,
         };
@@ -804,10 +815,7 @@ async fn post_node(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let answer = async {
-        if let Some(a) = sb.fault(None).await {
-            return a;
-        }
-        let token = match sb.authenticate(&headers) {
+        let token = match sb.admit(&headers, None).await {
             Ok(t) => t,
             Err(a) => return a,
         };
@@ -874,23 +882,6 @@ async fn post_node(
     sb.respond(spec_path, "post", q, ct, Some(request), answer)
 }
 
-/// Placeholders `{{…}}` in `text`, each counted once (`{{1}} … {{1}}` is one variable).
-fn distinct_placeholders(text: &str) -> usize {
-    let mut seen = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("{{") {
-        rest = &rest[i + 2..];
-        if let Some(j) = rest.find("}}") {
-            let name = rest[..j].trim();
-            if !seen.contains(&name) {
-                seen.push(name);
-            }
-            rest = &rest[j + 2..];
-        }
-    }
-    seen.len()
-}
-
 /// The mime types a media header's sample may have, by header format.
 fn header_sample_types(format: &str) -> Option<&'static [&'static str]> {
     match format.to_ascii_uppercase().as_str() {
@@ -948,7 +939,7 @@ fn check_examples(
         }
     }
     for c in components.iter().filter(|c| kind_is(c, "BODY")) {
-        let expected = distinct_placeholders(c["text"].as_str().unwrap_or_default());
+        let expected = crate::types::template_variables(c["text"].as_str().unwrap_or_default());
         if expected == 0 {
             continue;
         }
@@ -971,19 +962,6 @@ fn check_examples(
         }
     }
     Ok(())
-}
-
-fn placeholders(text: &str) -> usize {
-    let mut n = 0;
-    let mut rest = text;
-    while let Some(i) = rest.find("{{") {
-        rest = &rest[i + 2..];
-        if let Some(j) = rest.find("}}") {
-            n += 1;
-            rest = &rest[j + 2..];
-        }
-    }
-    n
 }
 
 /// Checks a template send against the stored template; `Err` is Meta's answer.
@@ -1040,7 +1018,8 @@ fn check_template(templates: &[StoredTemplate], t: &Value) -> Result<String, Ans
                 }
             }
             ("BODY", _) => {
-                let expected = placeholders(comp["text"].as_str().unwrap_or_default());
+                let expected =
+                    crate::types::template_variables(comp["text"].as_str().unwrap_or_default());
                 let got = sent_of("body")
                     .and_then(|b| b["parameters"].as_array().map(Vec::len))
                     .unwrap_or(0);
@@ -1524,16 +1503,10 @@ async fn list_templates(
     Query(q): Q,
 ) -> Response {
     let answer = async {
-        if let Some(a) = sb.fault(None).await {
-            return a;
-        }
-        let token = match sb.authenticate(&headers) {
+        let token = match sb.admit_waba(&headers, &waba).await {
             Ok(t) => t,
             Err(a) => return a,
         };
-        if token.waba_id != waba {
-            return unknown_object(&waba);
-        }
         let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         let limit: usize = get("limit").and_then(|l| l.parse().ok()).unwrap_or(25).clamp(1, 100);
         let offset: usize = get("after").and_then(|a| a.strip_prefix("off").and_then(|n| n.parse().ok())).unwrap_or(0);
@@ -1571,16 +1544,10 @@ async fn create_template(
 ) -> Response {
     let parsed: Option<Value> = serde_json::from_slice(&body).ok();
     let answer = async {
-        if let Some(a) = sb.fault(None).await {
-            return a;
-        }
-        let token = match sb.authenticate(&headers) {
+        let token = match sb.admit_waba(&headers, &waba).await {
             Ok(t) => t,
             Err(a) => return a,
         };
-        if token.waba_id != waba {
-            return unknown_object(&waba);
-        }
         let Some(t) = parsed.clone() else {
             return meta_error(400, 100, None, "OAuthException", "(#100) The request body is not valid JSON.", None);
         };
@@ -1702,13 +1669,6 @@ mod tests {
     }
 
     #[test]
-    fn counts_distinct_placeholders() {
-        assert_eq!(distinct_placeholders("Hi {{1}}, {{2}} and {{1}} again"), 2);
-        assert_eq!(distinct_placeholders("none"), 0);
-        assert_eq!(distinct_placeholders("open {{1 never closed"), 0);
-    }
-
-    #[test]
     fn template_examples() {
         let issued = |h: &str| match h {
             "pdf" => Some("application/pdf".to_string()),
@@ -1807,14 +1767,5 @@ mod tests {
             "{counts:?}"
         );
         assert!(counts.contains_key("LostResponse"));
-    }
-
-    #[test]
-    fn counts_placeholders() {
-        assert_eq!(
-            placeholders("Hi {{1}}, invoice {{2}} for {{3}} is attached."),
-            3
-        );
-        assert_eq!(placeholders("no vars"), 0);
     }
 }
