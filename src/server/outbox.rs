@@ -452,12 +452,7 @@ async fn chosen_template_body(
     })
 }
 
-pub async fn preview(
-    db: &Db,
-    _wa: &WhatsAppService,
-    user_id: i64,
-    invoice_id: i64,
-) -> Result<SendPreview, AppError> {
+pub async fn preview(db: &Db, user_id: i64, invoice_id: i64) -> Result<SendPreview, AppError> {
     let f = invoice_facts(db, user_id, invoice_id).await?;
     let conn = connection_info(db, user_id).await?;
     let now = db::now();
@@ -850,37 +845,21 @@ pub async fn history(db: &Db, user_id: i64, invoice_id: i64) -> Result<Vec<SendV
     Ok(out)
 }
 
-/// Rebuilds the troubleshooting entry for a stored failure.
+/// Rebuilds the troubleshooting entry for a stored failure: Meta's entry for its code, else
+/// the app's own title and explanation.
 fn stored_problem(
     title: &str,
     code: Option<i64>,
     detail: Option<String>,
     anchor: Option<String>,
 ) -> crate::error::WhatsAppProblem {
-    let from_code = code.map(|c| {
-        whatsapp::problem(
-            &GraphError::Api(whatsapp_cloud::ApiError {
-                http_status: 400,
-                code: c,
-                subcode: None,
-                error_type: None,
-                message: detail.clone().unwrap_or_default(),
-                details: detail.clone(),
-                user_title: None,
-                user_msg: None,
-                fbtrace_id: None,
-                is_transient: false,
-            }),
-            "",
-        )
-    });
-    match from_code {
-        Some(p) if p.title == title => p,
-        _ => crate::error::WhatsAppProblem {
+    match code {
+        Some(c) => whatsapp::problem_for_code(c, detail),
+        None => crate::error::WhatsAppProblem {
             title: title.to_string(),
-            explanation: detail.clone().unwrap_or_default(),
+            explanation: detail.unwrap_or_default(),
             steps: Vec::new(),
-            code,
+            code: None,
             meta_message: None,
             fbtrace_id: None,
             anchor: anchor.unwrap_or_else(|| "other-errors".into()),
@@ -1001,7 +980,7 @@ pub fn spawn_worker(state: AppState) -> tokio::task::JoinHandle<()> {
                 tokio::spawn(async move {
                     if let Err(e) = process(&st, id).await {
                         tracing::warn!(send_id = id, error = %e, "outbox: send processing failed; it will be retried");
-                        let _ = release_for_retry(&st, id, "Internal error", None).await;
+                        let _ = release_for_retry(&st, id).await;
                     }
                     drop(permit);
                 });
@@ -1525,23 +1504,17 @@ async fn fail(state: &AppState, job: &Job, kind: &str, f: Failure) -> Result<(),
     Ok(())
 }
 
-/// After an internal error: back to the queue with a delay, unless attempts are used up.
-async fn release_for_retry(
-    state: &AppState,
-    id: i64,
-    title: &str,
-    detail: Option<&str>,
-) -> Result<(), AppError> {
+/// After an internal error: back to the queue in 30 s (or to reconciliation if the message
+/// may have left).
+async fn release_for_retry(state: &AppState, id: i64) -> Result<(), AppError> {
     let now = db::now();
     sqlx::query(
         "UPDATE whatsapp_sends SET state = CASE WHEN in_flight = 1 THEN 'unknown' ELSE 'queued' END, \
          state_rank = CASE WHEN in_flight = 1 THEN 1 ELSE 0 END, next_attempt_at = $1, locked_by = NULL, \
-         locked_until = NULL, retrying = 1, error_title = $2, error_detail = $3, updated_at = $4 \
-         WHERE id = $5 AND state = 'sending'",
+         locked_until = NULL, retrying = 1, error_title = 'Internal error', updated_at = $2 \
+         WHERE id = $3 AND state = 'sending'",
     )
     .bind(now + 30)
-    .bind(title)
-    .bind(detail)
     .bind(now)
     .bind(id)
     .execute(&state.db.pool)

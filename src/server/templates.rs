@@ -217,7 +217,7 @@ pub async fn refresh(db: &Db, wa: &WhatsAppService, user_id: i64) -> Result<(), 
     let list = client
         .templates(&waba, &stored.creds.access_token, secret)
         .await
-        .map_err(|e| AppError::WhatsApp(whatsapp::problem(&e, &stored.creds.phone_number_id)))?;
+        .map_err(|e| whatsapp::graph_failure(e, &stored.creds.phone_number_id))?;
     store(db, user_id, &list).await?;
     // Keep the choice only while it still exists.
     sqlx::query(
@@ -255,13 +255,7 @@ pub async fn create_invoice_template(
     let client = wa.client(stored.mode)?;
     let token = &stored.creds.access_token;
     let pnid = stored.creds.phone_number_id.clone();
-    let fail = |e: whatsapp_cloud::GraphError| {
-        let mut p = whatsapp::problem(&e, &pnid);
-        if let Some(msg) = e.api().and_then(|a| a.user_msg.clone()) {
-            p.explanation = msg;
-        }
-        AppError::WhatsApp(p)
-    };
+    let fail = |e| whatsapp::graph_failure(e, &pnid);
     // Meta wants a sample of the header document, uploaded through the app's upload API.
     let sample =
         tokio::task::spawn_blocking(|| invoice_pdf::render(&invoice_pdf::sample_invoice()))

@@ -7,7 +7,7 @@
 //!   (checked in constant time before parsing); a missing or wrong signature gets 401 and changes
 //!   nothing. Every entry, change and item of a batch is stored in one transaction, then 200.
 
-use super::{db, outbox, AppState};
+use super::{db, outbox, whatsapp::ctx, AppState};
 use axum::{
     body::Bytes,
     extract::{Path, Query, State},
@@ -150,7 +150,8 @@ struct Target {
     user_id: i64,
     phone_number_id: String,
     app_secret: Option<secrecy::SecretString>,
-    verify_token: secrecy::SecretString,
+    /// Still sealed: only the verification handshake needs it.
+    verify_token_enc: String,
 }
 
 async fn target(state: &AppState, key: &str) -> Result<Option<Target>, Response> {
@@ -167,28 +168,22 @@ async fn target(state: &AppState, key: &str) -> Result<Option<Target>, Response>
     .map_err(|e| internal(&e))?;
     let Some(r) = row else { return Ok(None) };
     let user_id: i64 = r.try_get("user_id").map_err(|e| internal(&e))?;
-    let keyring = &state.whatsapp.keyring;
     let secret_enc: Option<String> = r.try_get("app_secret_enc").map_err(|e| internal(&e))?;
     let app_secret = match secret_enc {
         Some(enc) => Some(
-            keyring
-                .decrypt(&enc, &format!("whatsapp_connections.app_secret:{user_id}"))
+            state
+                .whatsapp
+                .keyring
+                .decrypt(&enc, &ctx("app_secret", user_id))
                 .map_err(|e| internal(&e))?,
         ),
         None => None,
     };
-    let verify_token = keyring
-        .decrypt(
-            &r.try_get::<String, _>("verify_token_enc")
-                .map_err(|e| internal(&e))?,
-            &format!("whatsapp_connections.verify_token:{user_id}"),
-        )
-        .map_err(|e| internal(&e))?;
     Ok(Some(Target {
         user_id,
         phone_number_id: r.try_get("phone_number_id").map_err(|e| internal(&e))?,
         app_secret,
-        verify_token,
+        verify_token_enc: r.try_get("verify_token_enc").map_err(|e| internal(&e))?,
     }))
 }
 
@@ -210,13 +205,21 @@ pub async fn verify(
         Ok(None) => return (StatusCode::FORBIDDEN, "Forbidden").into_response(),
         Err(r) => return r,
     };
+    let verify_token = match state
+        .whatsapp
+        .keyring
+        .decrypt(&t.verify_token_enc, &ctx("verify_token", t.user_id))
+    {
+        Ok(v) => v,
+        Err(e) => return internal(&e),
+    };
     let mode_ok = q.get("hub.mode").map(String::as_str) == Some("subscribe");
     let token_ok = q.get("hub.verify_token").is_some_and(|given| {
         use subtle::ConstantTimeEq;
         bool::from(
             given
                 .as_bytes()
-                .ct_eq(t.verify_token.expose_secret().as_bytes()),
+                .ct_eq(verify_token.expose_secret().as_bytes()),
         )
     });
     let Some(challenge) = q.get("hub.challenge").filter(|_| mode_ok && token_ok) else {
@@ -281,14 +284,6 @@ pub async fn receive(
         Ok(()) => (StatusCode::OK, "OK").into_response(),
         Err(e) => internal(&e),
     }
-}
-
-/// What one webhook delivery changed (for logs and tests).
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct Ingested {
-    pub statuses: usize,
-    pub messages: usize,
-    pub templates: usize,
 }
 
 /// Stores every event of a delivery in one transaction.
@@ -414,24 +409,12 @@ async fn apply_status(
     };
     let (code, title, detail, anchor) = match error {
         Some(e) => {
-            let api = whatsapp_cloud::ApiError {
-                http_status: 200,
-                code: e.code,
-                subcode: None,
-                error_type: None,
-                message: e.message.clone().unwrap_or_default(),
-                details: e.error_data.as_ref().and_then(|d| d.details.clone()),
-                user_title: None,
-                user_msg: None,
-                fbtrace_id: None,
-                is_transient: false,
-            };
-            let p = super::whatsapp::problem(&whatsapp_cloud::GraphError::Api(api), "");
             let detail = e
                 .error_data
                 .as_ref()
                 .and_then(|d| d.details.clone())
                 .or_else(|| e.title.clone());
+            let p = super::whatsapp::problem_for_code(e.code, detail.clone());
             (Some(e.code), Some(p.title), detail, Some(p.anchor))
         }
         None => (None, None, None, None),

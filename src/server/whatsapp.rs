@@ -447,7 +447,25 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
     }
 }
 
-fn graph_failure(e: GraphError, phone_number_id: &str) -> AppError {
+/// The troubleshooting entry for an error Meta reported by code alone (in a status webhook, or
+/// stored with a failed send).
+pub fn problem_for_code(code: i64, details: Option<String>) -> WhatsAppProblem {
+    let api = whatsapp_cloud::ApiError {
+        http_status: 200,
+        code,
+        subcode: None,
+        error_type: None,
+        message: details.clone().unwrap_or_default(),
+        details,
+        user_title: None,
+        user_msg: None,
+        fbtrace_id: None,
+        is_transient: false,
+    };
+    problem(&GraphError::Api(api), "")
+}
+
+pub(crate) fn graph_failure(e: GraphError, phone_number_id: &str) -> AppError {
     tracing::warn!(kind = %e.kind(), code = ?e.api().map(|a| a.code), fbtrace_id = ?e.fbtrace_id(), error = %e, "Graph API call failed");
     AppError::WhatsApp(problem(&e, phone_number_id))
 }
@@ -523,7 +541,8 @@ pub async fn check(client: &GraphClient, creds: &Credentials) -> Result<CheckOut
 
 // ---- storage ------------------------------------------------------------------------------------
 
-fn ctx(column: &str, user_id: i64) -> String {
+/// The associated data a secret column of a user's connection is sealed with.
+pub(crate) fn ctx(column: &str, user_id: i64) -> String {
     format!("whatsapp_connections.{column}:{user_id}")
 }
 

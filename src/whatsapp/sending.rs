@@ -200,7 +200,7 @@ pub async fn get_send_preview(invoice_id: i64) -> Result<SendPreview, AppError> 
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
-        outbox::preview(&st.db, &st.whatsapp, user, invoice_id).await
+        outbox::preview(&st.db, user, invoice_id).await
     }
     .await;
     srv::finish("", &[], result).await

@@ -528,10 +528,9 @@ async fn phone_numbers(
     Query(q): Q,
 ) -> Response {
     let answer = async {
-        let token = match sb.admit_waba(&headers, &waba).await {
-            Ok(t) => t,
-            Err(a) => return a,
-        };
+        if let Err(a) = sb.admit_waba(&headers, &waba).await {
+            return a;
+        }
         let fields = q.iter().find(|(k, _)| k == "fields").map(|(_, v)| v.as_str());
         let st = sb.inner.state.lock();
         let data: Vec<Value> = match st
@@ -1503,10 +1502,9 @@ async fn list_templates(
     Query(q): Q,
 ) -> Response {
     let answer = async {
-        let token = match sb.admit_waba(&headers, &waba).await {
-            Ok(t) => t,
-            Err(a) => return a,
-        };
+        if let Err(a) = sb.admit_waba(&headers, &waba).await {
+            return a;
+        }
         let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
         let limit: usize = get("limit").and_then(|l| l.parse().ok()).unwrap_or(25).clamp(1, 100);
         let offset: usize = get("after").and_then(|a| a.strip_prefix("off").and_then(|n| n.parse().ok())).unwrap_or(0);
