@@ -1410,47 +1410,30 @@ async fn graph_failed(
     e: GraphError,
     sent: bool,
 ) -> Result<(), AppError> {
-    let db = &state.db;
     let s = &state.outbox.settings;
     let failure = Failure::from_graph(&e, pnid);
     tracing::warn!(send_id = job.id, attempt = job.attempts, kind, error_kind = %e.kind(), code = ?failure.code,
         fbtrace_id = ?failure.fbtrace_id, "WhatsApp call failed");
     let now = db::now();
     // A time-out or a dropped connection after the request left: Meta may have taken it.
-    let unknown = sent && matches!(e, GraphError::Timeout | GraphError::Network(_));
-    if unknown {
-        let mut tx = db.pool.begin().await?;
-        sqlx::query(
-            "UPDATE whatsapp_sends SET state = 'unknown', state_rank = 1, next_attempt_at = $1, locked_by = NULL, \
-             locked_until = NULL, retrying = 1, error_title = $2, error_anchor = $3, updated_at = $4 \
-             WHERE id = $5 AND state = 'sending' AND attempts = $6",
+    if sent && matches!(e, GraphError::Timeout | GraphError::Network(_)) {
+        let until = now + s.reconcile.as_secs() as i64;
+        return settle(
+            state,
+            job,
+            kind,
+            "unknown",
+            &failure,
+            "state = 'unknown', state_rank = 1, retrying = 1, next_attempt_at = $8",
+            until,
         )
-        .bind(now + s.reconcile.as_secs() as i64)
-        .bind(&failure.title)
-        .bind(&failure.anchor)
-        .bind(now)
-        .bind(job.id)
-        .bind(job.attempts)
-        .execute(&mut *tx)
-        .await?;
-        record_attempt(&mut tx, job, kind, "unknown", None, Some(&failure)).await?;
-        tx.commit().await?;
-        return Ok(());
+        .await;
     }
     // Meta says the window is closed: send the template instead, at once.
     if e.kind() == ErrorKind::ReEngagement && kind == "document" {
-        let mut tx = db.pool.begin().await?;
-        sqlx::query(
-            "UPDATE whatsapp_sends SET state = 'queued', state_rank = 0, force_template = 1, in_flight = 0, \
-             next_attempt_at = $1, locked_by = NULL, locked_until = NULL, updated_at = $1 WHERE id = $2 AND state = 'sending' AND attempts = $3",
-        )
-        .bind(now)
-        .bind(job.id)
-        .bind(job.attempts)
-        .execute(&mut *tx)
-        .await?;
-        record_attempt(&mut tx, job, kind, "fallback", None, Some(&failure)).await?;
-        tx.commit().await?;
+        settle(state, job, kind, "fallback", &failure,
+            "state = 'queued', state_rank = 0, force_template = 1, in_flight = 0, retrying = 1, next_attempt_at = $8",
+            now).await?;
         state.outbox.wake();
         return Ok(());
     }
@@ -1458,49 +1441,65 @@ async fn graph_failed(
     if retry != Retry::No && job.attempts < s.max_attempts {
         let jitter = rand::thread_rng().gen_range(0.5..1.5);
         let delay = retry_delay(retry, job.attempts, s.retry_base, s.pair_interval, jitter);
-        let mut tx = db.pool.begin().await?;
-        sqlx::query(
-            "UPDATE whatsapp_sends SET state = 'queued', state_rank = 0, in_flight = 0, next_attempt_at = $1, \
-             locked_by = NULL, locked_until = NULL, retrying = 1, error_code = $2, error_title = $3, error_detail = $4, \
-             error_anchor = $5, updated_at = $6 WHERE id = $7 AND state = 'sending' AND attempts = $8",
+        let when = now + delay.as_secs() as i64 + i64::from(delay.subsec_millis() > 0);
+        return settle(
+            state,
+            job,
+            kind,
+            "retry",
+            &failure,
+            "state = 'queued', state_rank = 0, in_flight = 0, retrying = 1, next_attempt_at = $8",
+            when,
         )
-        .bind(now + delay.as_secs() as i64 + i64::from(delay.subsec_millis() > 0))
-        .bind(failure.code)
-        .bind(&failure.title)
-        .bind(&failure.detail)
-        .bind(&failure.anchor)
-        .bind(now)
-        .bind(job.id)
-        .bind(job.attempts)
-        .execute(&mut *tx)
-        .await?;
-        record_attempt(&mut tx, job, kind, "retry", None, Some(&failure)).await?;
-        tx.commit().await?;
-        return Ok(());
+        .await;
     }
     fail(state, job, kind, failure).await
 }
 
 async fn fail(state: &AppState, job: &Job, kind: &str, f: Failure) -> Result<(), AppError> {
-    let now = db::now();
-    let mut tx = state.db.pool.begin().await?;
-    sqlx::query(
-        "UPDATE whatsapp_sends SET state = 'failed', state_rank = 6, in_flight = 0, failed_at = $1, locked_by = NULL, \
-         locked_until = NULL, retrying = 0, error_code = $2, error_title = $3, error_detail = $4, error_anchor = $5, \
-         updated_at = $1 WHERE id = $6 AND state = 'sending' AND attempts = $7",
+    settle(
+        state,
+        job,
+        kind,
+        "failed",
+        &f,
+        "state = 'failed', state_rank = 6, in_flight = 0, retrying = 0, failed_at = $8",
+        db::now(),
     )
-    .bind(now)
+    .await?;
+    tracing::info!(send_id = job.id, title = %f.title, "WhatsApp send failed");
+    Ok(())
+}
+
+/// Ends this attempt of a claimed send with a failure: `set` moves the row on (its one time
+/// parameter is `$8` = `at`), the failure is recorded on the row and in the attempt log, and the
+/// lock is released. Only the attempt that holds the row can settle it.
+async fn settle(
+    state: &AppState,
+    job: &Job,
+    kind: &str,
+    outcome: &str,
+    f: &Failure,
+    set: &str,
+    at: i64,
+) -> Result<(), AppError> {
+    let mut tx = state.db.pool.begin().await?;
+    sqlx::query(&format!(
+        "UPDATE whatsapp_sends SET {set}, error_code = $1, error_title = $2, error_detail = $3, error_anchor = $4, \
+         updated_at = $5, locked_by = NULL, locked_until = NULL WHERE id = $6 AND state = 'sending' AND attempts = $7"
+    ))
     .bind(f.code)
     .bind(&f.title)
     .bind(&f.detail)
     .bind(&f.anchor)
+    .bind(db::now())
     .bind(job.id)
     .bind(job.attempts)
+    .bind(at)
     .execute(&mut *tx)
     .await?;
-    record_attempt(&mut tx, job, kind, "failed", None, Some(&f)).await?;
+    record_attempt(&mut tx, job, kind, outcome, None, Some(f)).await?;
     tx.commit().await?;
-    tracing::info!(send_id = job.id, title = %f.title, "WhatsApp send failed");
     Ok(())
 }
 
