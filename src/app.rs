@@ -4,7 +4,9 @@ use crate::{
     auth::{Auth, LoginPage, SignupPage},
     invoices::pages::InvoicesPage,
     invoices::pages::{InvoiceDetailPage, InvoiceFormPage, PropertiesPage, TenantsPage},
-    pages::{guide::GuidePage, not_found::NotFound, settings::SettingsPage},
+    help::{notes::NotesPage, providers::ProvidersPage, troubleshooting::TroubleshootingPage, HelpPage},
+    onboarding::{SetupBanner, WizardPage},
+    pages::{not_found::NotFound, settings::SettingsPage},
     whatsapp::{SendInvoicePage, TenantMessagesPage, WhatsAppSettingsPage},
 };
 use leptos::prelude::*;
@@ -64,7 +66,12 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("tenants/:id") view=|| view! { <Title text="Tenant"/><TenantMessagesPage/> } ssr=SsrMode::Async/>
                     <Route path=path!("tenants") view=|| view! { <Title text="Tenants"/><TenantsPage/> } ssr=SsrMode::Async/>
                     <Route path=path!("properties") view=|| view! { <Title text="Properties"/><PropertiesPage/> } ssr=SsrMode::Async/>
-                    <Route path=path!("onboarding") view=|| view! { <Title text="Setup guide"/><GuidePage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("onboarding") view=|| view! { <Title text="Setup guide"/><WizardPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("onboarding/:step") view=|| view! { <Title text="Setup guide"/><WizardPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("help") view=|| view! { <Title text="Help"/><HelpPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("help/notes") view=|| view! { <Title text="Important notes"/><NotesPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("help/troubleshooting") view=|| view! { <Title text="Troubleshooting"/><TroubleshootingPage/> } ssr=SsrMode::Async/>
+                    <Route path=path!("help/providers") view=|| view! { <Title text="Other WhatsApp providers"/><ProvidersPage/> } ssr=SsrMode::Async/>
                     <Route path=path!("settings") view=|| view! { <Title text="Settings"/><SettingsPage/> } ssr=SsrMode::Async/>
                     <Route path=path!("settings/whatsapp") view=|| view! { <Title text="WhatsApp Integration"/><WhatsAppSettingsPage/> } ssr=SsrMode::Async/>
                 </ParentRoute>
@@ -84,6 +91,7 @@ fn AppLayout() -> impl IntoView {
             <nav class="mainnav" aria-label="Main">
                 <A href="/invoices">"Invoices"</A>
                 <A href="/onboarding">"Setup guide"</A>
+                <A href="/help">"Help"</A>
                 <A href="/settings">"Settings"</A>
             </nav>
             <div class="account">
@@ -104,6 +112,7 @@ fn AppLayout() -> impl IntoView {
             </div>
         </header>
         <main id="main" class="content" tabindex="-1">
+            <SetupBanner/>
             <Outlet/>
         </main>
     }

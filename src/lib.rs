@@ -5,7 +5,9 @@ pub mod app;
 pub mod auth;
 pub mod components;
 pub mod error;
+pub mod help;
 pub mod invoices;
+pub mod onboarding;
 pub mod pages;
 pub mod whatsapp;
 

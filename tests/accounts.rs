@@ -15,7 +15,7 @@ async fn signup_signs_in_and_stores_an_argon2id_hash(app: TestApp) -> TestApp {
         .signup("Ana Silva", "Silva Lettings", "Ana@Example.com", PASSWORD)
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    assert_eq!(r.location(), Some("/invoices"));
+    assert_eq!(r.location(), Some("/onboarding"));
     assert!(
         r.header("serverfnredirect").is_some(),
         "the WASM client is told to navigate"
@@ -378,7 +378,7 @@ async fn plain_form_errors_come_back_to_the_page(app: TestApp) -> TestApp {
         .body
         .contains("Enter a valid email address"));
 
-    // A good plain-form sign-up lands on the invoices page.
+    // A good plain-form sign-up lands in the setup wizard.
     let form = [
         ("name", "Ana"),
         ("business_name", "Silva Lettings"),
@@ -389,7 +389,7 @@ async fn plain_form_errors_come_back_to_the_page(app: TestApp) -> TestApp {
         .call("signup", &form, Client::PlainForm { referer: "/signup" })
         .await;
     assert_eq!(r.status, StatusCode::FOUND);
-    assert_eq!(r.location(), Some("/invoices"));
+    assert_eq!(r.location(), Some("/onboarding"));
     // And a plain-form log-in follows `next`, but never off-site.
     let mut c = app.browser();
     let r = c

@@ -31,7 +31,10 @@ pub async fn signup(
         let account = validate::check_new_account(&name, &business_name, &email, &password)?;
         let id = auth::create_account(&state.db, account).await?;
         auth::start_session(&srv::session().await?, id).await?;
-        leptos_axum::redirect("/invoices");
+        // A new account starts in the setup wizard, which opens after each log-in until it is
+        // finished or skipped.
+        crate::server::onboarding::start(&state.db, id).await?;
+        leptos_axum::redirect("/onboarding");
         Ok(())
     }
     .await;
@@ -52,7 +55,13 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         let id = auth::authenticate(&state.db, &email, &password, &ip).await?;
         auth::start_session(&srv::session().await?, id).await?;
         tracing::info!(user_id = id, "logged in");
-        leptos_axum::redirect(validate::safe_next(next.as_deref()));
+        let asked = next.as_deref().filter(|n| !n.is_empty());
+        let to = if asked.is_none() && crate::server::onboarding::pending(&state.db, id).await? {
+            "/onboarding"
+        } else {
+            validate::safe_next(asked)
+        };
+        leptos_axum::redirect(to);
         Ok(())
     }
     .await;

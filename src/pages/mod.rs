@@ -1,3 +1,2 @@
-pub mod guide;
 pub mod not_found;
 pub mod settings;

@@ -5,6 +5,7 @@ pub mod config;
 pub mod crypto;
 pub mod db;
 pub mod invoices;
+pub mod onboarding;
 pub mod outbox;
 pub mod security;
 pub mod sessions;

@@ -14,6 +14,9 @@ pub fn ProblemBox(problem: WhatsAppProblem) -> impl IntoView {
             <h3 class="problem-title">{problem.title.clone()}</h3>
             <p>{problem.explanation.clone()}</p>
             <ol class="problem-steps">{problem.steps.iter().map(|s| view! { <li>{s.clone()}</li> }).collect_view()}</ol>
+            <p class="problem-link">
+                <a href=crate::help::troubleshooting::href(&problem.anchor)>{format!("Troubleshooting: {}", problem.title)}</a>
+            </p>
             {(problem.meta_message.is_some() || problem.fbtrace_id.is_some()).then(|| view! {
                 <p class="problem-meta">
                     "Meta said"
@@ -27,7 +30,7 @@ pub fn ProblemBox(problem: WhatsAppProblem) -> impl IntoView {
     }
 }
 
-fn problem_of<T: Clone + Send + Sync + 'static>(
+pub fn problem_of<T: Clone + Send + Sync + 'static>(
     value: impl Get<Value = Option<Result<T, AppError>>> + Send + Sync + 'static,
     flash: Option<AppError>,
 ) -> Signal<Option<WhatsAppProblem>> {
@@ -81,9 +84,37 @@ pub fn ConnectForm(
     }
 }
 
+/// The offer to connect the built-in simulator instead of Meta, on the settings page and in the
+/// setup wizard.
+#[component]
+pub fn SandboxOffer(action: ServerAction<ConnectSandbox>, flash: Option<FormFlash>) -> impl IntoView {
+    let problem = problem_of(action.value(), flash.as_ref().map(|f| f.error.clone()));
+    let message = FormState::new(action.value(), flash).message();
+    view! {
+        <section class="card sandbox-offer" aria-labelledby="sandbox-h">
+            <div class="card-head">
+                <h2 id="sandbox-h">"No Meta account yet? Try the sandbox"</h2>
+                <span class="badge sandbox">"SANDBOX"</span>
+            </div>
+            <p>
+                "The sandbox is a simulator of the WhatsApp Cloud API built into Axis CRM. It answers and "
+                "fails the way Meta does, so you can try every step without a Meta account. Nothing "
+                "reaches Meta or a real phone, and your real credentials never go to it. Steps done with "
+                "it are marked Sandbox; to use your real account later, disconnect the sandbox under "
+                "Settings → WhatsApp Integration and connect again."
+            </p>
+            <ActionForm action=action>
+                <FormMessage message=message/>
+                {move || problem.get().map(|p| view! { <ProblemBox problem=p/> })}
+                <button type="submit" class="button secondary" disabled=move || action.pending().get()>"Use sandbox"</button>
+            </ActionForm>
+        </section>
+    }
+}
+
 /// A read-only value with a copy button (the button appears once the app has hydrated).
 #[component]
-fn CopyField(label: &'static str, name: &'static str, value: String) -> impl IntoView {
+pub fn CopyField(label: &'static str, name: &'static str, value: String) -> impl IntoView {
     let id = format!("copy-{name}");
     let (copied, set_copied) = signal(false);
     let to_copy = value.clone();
@@ -162,7 +193,10 @@ fn ConnectionCard(
                 </div>
             })}
             {c.last_check_error.clone().map(|e| view! {
-                <p class="alert alert-error">{format!("The last check failed: {e}. Test the connection again after fixing it.")}</p>
+                <p class="alert alert-error">
+                    {format!("The last check failed: {e}. Test the connection again after fixing it. ")}
+                    <a href=crate::help::troubleshooting::href(crate::help::troubleshooting::anchor_for_title(&e))>"How to fix it"</a>
+                </p>
             })}
             <dl class="facts">
                 {row("Display phone number", c.display_phone_number.clone())}
@@ -213,7 +247,8 @@ fn ConnectionCard(
                 "Meta reports deliveries, read receipts and tenants' replies to this address. In your Meta app open "
                 "WhatsApp → Configuration, click Edit under Webhook, paste the Callback URL and the Verify Token, then "
                 "subscribe to the " <code>"messages"</code> " and " <code>"message_template_status_update"</code> " fields. "
-                "Meta only calls https addresses that it can reach from the internet (set AXIS_PUBLIC_URL)."
+                "Meta only calls https addresses that it can reach from the internet (set AXIS_PUBLIC_URL). "
+                <a href="/onboarding/webhook">"The setup guide's webhook step"</a> " shows live when Meta's verification request and first event arrive."
             </p>
             <CopyField label="Callback URL" name="callback" value=c.webhook_url.clone()/>
             <CopyField label="Verify Token" name="verify" value=c.verify_token.clone()/>
@@ -267,8 +302,6 @@ pub fn WhatsAppSettingsPage() -> impl IntoView {
                         }.into_any()
                     }
                     Ok(page) => {
-                        let sandbox_problem = problem_of(sandbox.value(), sandbox_flash.as_ref().map(|f| f.error.clone()));
-                        let sandbox_message = FormState::new(sandbox.value(), sandbox_flash).message();
                         let env_problem = problem_of(test_env.value(), None);
                         view! {
                             {page.env_managed.then(|| view! {
@@ -297,24 +330,7 @@ pub fn WhatsAppSettingsPage() -> impl IntoView {
                                 <h2 id="connect-h">"Connect your WhatsApp Business account"</h2>
                                 <ConnectForm action=connect flash=connect_flash/>
                             </section>
-                            {page.sandbox_available.then(|| view! {
-                                <section class="card sandbox-offer" aria-labelledby="sandbox-h">
-                                    <div class="card-head">
-                                        <h2 id="sandbox-h">"No Meta account yet? Try the sandbox"</h2>
-                                        <span class="badge sandbox">"SANDBOX"</span>
-                                    </div>
-                                    <p>
-                                        "The sandbox is a simulator of the WhatsApp Cloud API built into Axis CRM. It answers and "
-                                        "fails the way Meta does, so you can try every step without a Meta account. Nothing "
-                                        "reaches Meta or a real phone, and your real credentials never go to it."
-                                    </p>
-                                    <ActionForm action=sandbox>
-                                        <FormMessage message=sandbox_message/>
-                                        {move || sandbox_problem.get().map(|p| view! { <ProblemBox problem=p/> })}
-                                        <button type="submit" class="button secondary" disabled=move || sandbox.pending().get()>"Use sandbox"</button>
-                                    </ActionForm>
-                                </section>
-                            })}
+                            {page.sandbox_available.then(|| view! { <SandboxOffer action=sandbox flash=sandbox_flash.clone()/> })}
                         }
                         .into_any()
                     }

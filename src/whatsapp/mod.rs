@@ -5,9 +5,10 @@ mod components;
 mod send_ui;
 pub mod sending;
 
-pub use components::{ConnectForm, ProblemBox, WhatsAppSettingsPage};
+pub use components::{problem_of, ConnectForm, CopyField, ProblemBox, SandboxOffer, WhatsAppSettingsPage};
 pub use send_ui::{
-    poll_news, BatchBar, SendHistory, SendInvoicePage, SendingSection, TenantMessagesPage,
+    poll_news, use_interval, BatchBar, SendConfirm, SendHistory, SendInvoicePage, SendTicks, SendingSection,
+    TenantMessagesPage,
     WhatsAppCell,
 };
 

@@ -54,7 +54,10 @@ pub fn SendTicks(badge: SendBadge, invoice_id: i64) -> impl IntoView {
                 other => other,
             }.to_string()}</span>
             {failed.then(|| view! {
-                <span class="send-reason">{badge.reason.clone().unwrap_or_default()}</span>
+                <a class="send-reason" href=crate::help::troubleshooting::href(badge.anchor.as_deref().unwrap_or("other-errors"))>
+                    {badge.reason.clone().unwrap_or_default()}
+                    <span class="visually-hidden">" (troubleshooting)"</span>
+                </a>
                 <a class="send-retry" href=format!("/invoices/{invoice_id}/send")>"Retry"<span class="visually-hidden">{format!(" sending invoice {invoice_id}")}</span></a>
             })}
         </span>
@@ -190,68 +193,84 @@ pub fn SendInvoicePage() -> impl IntoView {
                 let form = FormState::new(send.value(), flash.await);
                 match preview.await {
                     Err(e) => view! { <h1>"Send via WhatsApp"</h1><p class="alert alert-error">{e.to_string()}</p> }.into_any(),
-                    Ok(p) => {
-                        let how = if p.kind == "document" {
-                            format!("As a PDF document: the tenant wrote to you recently, and the 24-hour window is open for {} more.", p.window_left.clone().unwrap_or_default())
-                        } else {
-                            "As the approved invoice template with the PDF attached: the tenant has not written to you in the last 24 hours, so WhatsApp allows only an approved template.".to_string()
-                        };
-                        let back = format!("/invoices/{}", p.invoice_id);
-                        view! {
-                            <div class="page-head">
-                                <h1>{format!("Send invoice {} via WhatsApp", p.number)}</h1>
-                                {p.sandbox.then(|| view! { <span class="badge sandbox">"SANDBOX"</span> })}
-                            </div>
-                            <section class="card confirm" aria-labelledby="confirm-h">
-                                <h2 id="confirm-h" class="visually-hidden">"What will be sent"</h2>
-                                <dl class="facts">
-                                    <dt>"To"</dt>
-                                    <dd>{p.tenant_name.clone()} " · " {p.recipient.clone().unwrap_or_else(|| "no phone number".into())}</dd>
-                                    <dt>"How"</dt>
-                                    <dd>{how}</dd>
-                                    {p.template.clone().map(|t| view! { <dt>"Template"</dt><dd>{t}</dd> })}
-                                    <dt>"Attachment"</dt>
-                                    <dd>{format!("{}.pdf", p.number)} " (" <a href=format!("/invoices/{}/pdf", p.invoice_id) target="_blank" rel="noopener">"open the PDF"</a> ")"</dd>
-                                    <dt>"Cost"</dt>
-                                    <dd>{p.billing.clone()}</dd>
-                                </dl>
-                                {(!p.message.is_empty()).then(|| view! {
-                                    <h3>"Message"</h3>
-                                    <blockquote class="wa-preview">{p.message.clone()}</blockquote>
-                                })}
-                                {p.latest.clone().map(|b| view! {
-                                    <p class="muted">"Last send: " <SendTicks badge=b invoice_id=p.invoice_id/></p>
-                                })}
-                                {match p.blocker.clone() {
-                                    Some(b) => view! {
-                                        <div class="alert alert-error" role="alert">
-                                            <p>{b.reason.clone()}</p>
-                                            <p><a href=b.fix_href.clone()>{b.fix_label.clone()}</a></p>
-                                        </div>
-                                        <p><a class="button secondary" href=back.clone()>"Back to the invoice"</a></p>
-                                    }.into_any(),
-                                    None => view! {
-                                        <ActionForm action=send attr:class="actions">
-                                            <input type="hidden" name="invoice_id" value=p.invoice_id/>
-                                            {p.needs_again.then(|| view! {
-                                                <p class="alert alert-warn">"This invoice was already sent over WhatsApp. Sending it again delivers a second copy."</p>
-                                                <input type="hidden" name="again" value="1"/>
-                                            })}
-                                            <FormMessage message=form.message()/>
-                                            <button type="submit" class="button primary" disabled=move || send.pending().get()>
-                                                <WhatsAppIcon/>
-                                                {if p.needs_again { " Send again" } else { " Send invoice" }}
-                                            </button>
-                                            <a class="button secondary" href="/invoices">"Cancel"</a>
-                                        </ActionForm>
-                                    }.into_any(),
-                                }}
-                            </section>
-                        }.into_any()
-                    }
+                    Ok(p) => view! {
+                        <div class="page-head">
+                            <h1>{format!("Send invoice {} via WhatsApp", p.number)}</h1>
+                            {p.sandbox.then(|| view! { <span class="badge sandbox">"SANDBOX"</span> })}
+                        </div>
+                        <SendConfirm preview=p send message=form.message() next=None/>
+                    }.into_any(),
                 }
             })}
         </Transition>
+    }
+}
+
+/// What will be sent, to whom, how and at what cost, and the button that queues it (or why it
+/// cannot be sent and where to fix that). The confirmation page and the setup wizard's last step
+/// both show it. After sending, the browser goes to `next` (a local path), else the invoices.
+#[component]
+pub fn SendConfirm(
+    preview: SendPreview,
+    send: ServerAction<SendInvoice>,
+    #[prop(into)] message: Signal<Option<String>>,
+    next: Option<String>,
+) -> impl IntoView {
+    let p = preview;
+    let how = if p.kind == "document" {
+        format!("As a PDF document: the tenant wrote to you recently, and the 24-hour window is open for {} more.", p.window_left.clone().unwrap_or_default())
+    } else {
+        "As the approved invoice template with the PDF attached: the tenant has not written to you in the last 24 hours, so WhatsApp allows only an approved template.".to_string()
+    };
+    let back = format!("/invoices/{}", p.invoice_id);
+    let cancel = next.clone().unwrap_or_else(|| "/invoices".into());
+    view! {
+        <section class="card confirm" aria-labelledby=format!("confirm-h-{}", p.invoice_id)>
+            <h2 id=format!("confirm-h-{}", p.invoice_id) class="visually-hidden">{format!("What will be sent: invoice {}", p.number)}</h2>
+            <dl class="facts">
+                <dt>"To"</dt>
+                <dd>{p.tenant_name.clone()} " · " {p.recipient.clone().unwrap_or_else(|| "no phone number".into())}</dd>
+                <dt>"How"</dt>
+                <dd>{how}</dd>
+                {p.template.clone().map(|t| view! { <dt>"Template"</dt><dd>{t}</dd> })}
+                <dt>"Attachment"</dt>
+                <dd>{format!("{}.pdf", p.number)} " (" <a href=format!("/invoices/{}/pdf", p.invoice_id) target="_blank" rel="noopener">"open the PDF"<span class="visually-hidden">" (opens in a new tab)"</span></a> ")"</dd>
+                <dt>"Cost"</dt>
+                <dd>{p.billing.clone()}</dd>
+            </dl>
+            {(!p.message.is_empty()).then(|| view! {
+                <h3>"Message"</h3>
+                <blockquote class="wa-preview">{p.message.clone()}</blockquote>
+            })}
+            {p.latest.clone().map(|b| view! {
+                <p class="muted">"Last send: " <SendTicks badge=b invoice_id=p.invoice_id/></p>
+            })}
+            {match p.blocker.clone() {
+                Some(b) => view! {
+                    <div class="alert alert-error" role="alert">
+                        <p>{b.reason.clone()}</p>
+                        <p><a href=b.fix_href.clone()>{b.fix_label.clone()}</a></p>
+                    </div>
+                    <p><a class="button secondary" href=back.clone()>"Back to the invoice"</a></p>
+                }.into_any(),
+                None => view! {
+                    <ActionForm action=send attr:class="actions">
+                        <input type="hidden" name="invoice_id" value=p.invoice_id/>
+                        {next.clone().map(|n| view! { <input type="hidden" name="next" value=n/> })}
+                        {p.needs_again.then(|| view! {
+                            <p class="alert alert-warn">"This invoice was already sent over WhatsApp. Sending it again delivers a second copy."</p>
+                            <input type="hidden" name="again" value="1"/>
+                        })}
+                        <FormMessage message=message/>
+                        <button type="submit" class="button primary" disabled=move || send.pending().get()>
+                            <WhatsAppIcon/>
+                            {if p.needs_again { " Send again" } else { " Send invoice" }}
+                        </button>
+                        <a class="button secondary" href=cancel>"Cancel"</a>
+                    </ActionForm>
+                }.into_any(),
+            }}
+        </section>
     }
 }
 

@@ -207,14 +207,18 @@ pub async fn get_send_preview(invoice_id: i64) -> Result<SendPreview, AppError> 
 }
 
 #[server(endpoint = "whatsapp/send")]
-pub async fn send_invoice(invoice_id: i64, again: Option<String>) -> Result<i64, AppError> {
+pub async fn send_invoice(
+    invoice_id: i64,
+    again: Option<String>,
+    next: Option<String>,
+) -> Result<i64, AppError> {
     use crate::server::{self as srv, outbox};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
         let id = outbox::queue(&st, user, invoice_id, again.is_some()).await?;
-        // Back to the table, where the row now shows "queued".
-        leptos_axum::redirect("/invoices");
+        // Back to the table, where the row now shows "queued" (or to the wizard that sent it).
+        leptos_axum::redirect(crate::auth::validate::safe_next(next.as_deref()));
         Ok(id)
     }
     .await;

@@ -221,6 +221,19 @@ impl Sandbox {
         handlers::inbound(self.clone(), phone_number_id, from, text);
     }
 
+    /// What Meta does on "Verify and save" in the app's webhook settings: a GET to the callback
+    /// URL with the verify token, which must answer with the challenge. `Err` carries Meta's
+    /// words.
+    pub async fn verify_webhook(&self, app_id: &str, verify_token: &str) -> Result<(), String> {
+        handlers::verify_webhook(self, app_id, verify_token).await
+    }
+
+    /// What Meta's "Test" button beside the `messages` webhook field does: posts Meta's fixed
+    /// sample event (for test number 123456123), signed with the app secret, once.
+    pub async fn send_test_event(&self, app_id: &str) -> Result<(), String> {
+        handlers::send_test_event(self, app_id).await
+    }
+
     /// Every message the sandbox accepted, in order.
     pub fn sent(&self) -> Vec<SentRecord> {
         self.inner.state.lock().sent.clone()
