@@ -6,7 +6,7 @@ test("sign up, log out, log in", async ({ page }, info) => {
   await expect(page.getByRole("heading", { name: "Invoices", exact: true })).toBeVisible();
   await expect(page.locator(".business")).toHaveText("Silva Lettings");
   const nav = page.getByRole("navigation", { name: "Main" });
-  for (const name of ["Invoices", "Setup guide", "Settings"]) {
+  for (const name of ["Invoices", "Setup guide", "Help", "Settings"]) {
     await expect(nav.getByRole("link", { name })).toBeVisible();
   }
 

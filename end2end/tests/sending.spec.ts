@@ -1,25 +1,7 @@
-import { expect, open, signUp, test, uniqueEmail } from "./helpers";
+import { eventually, expect, open, signUp, test, uniqueEmail } from "./helpers";
 import type { Locator, Page, TestInfo } from "@playwright/test";
 
 const hydrated = (info: TestInfo) => info.project.name === "hydrated";
-
-/** Waits until `check` holds; without JavaScript the page cannot update itself, so reload it. */
-async function eventually(page: Page, info: TestInfo, check: () => Promise<void>) {
-  if (hydrated(info)) {
-    await check();
-    return;
-  }
-  for (let i = 0; ; i++) {
-    try {
-      await check();
-      return;
-    } catch (e) {
-      if (i >= 20) throw e;
-      await page.waitForTimeout(700);
-      await page.reload();
-    }
-  }
-}
 
 /** Signs up, connects the sandbox, creates the invoice template and loads the sample data. */
 async function readyToSend(page: Page, info: TestInfo, tag: string) {

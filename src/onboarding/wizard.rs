@@ -11,7 +11,7 @@ use crate::{
     invoices::api::LoadSampleData,
     whatsapp::{
         poll_news, problem_of,
-        sending::{get_send_preview, SendBadge, SendInvoice},
+        sending::{get_send_preview, CreateInvoiceTemplate, SandboxReply, SendBadge, SendInvoice},
         use_interval, ConnectForm, ConnectSandbox, ConnectWhatsapp, CopyField, ProblemBox,
         SandboxOffer, SendConfirm, SendTicks,
     },
@@ -475,8 +475,26 @@ fn SendPanel(w: Wizard, a: Actions, flash: Option<FormFlash>) -> impl IntoView {
 
 #[component]
 fn SendStep(invoice_id: i64, a: Actions, flash: Option<FormFlash>) -> impl IntoView {
-    let preview = Resource::new_blocking(move || a.send.version().get(), move |_| get_send_preview(invoice_id));
+    let create = ServerAction::<CreateInvoiceTemplate>::new();
+    let reply = ServerAction::<SandboxReply>::new();
+    let tick = RwSignal::new(0u32);
+    let preview = Resource::new_blocking(
+        move || (a.send.version().get(), create.version().get(), reply.version().get(), tick.get()),
+        move |_| get_send_preview(invoice_id),
+    );
+    // While the template waits for Meta's review (or the reply travels), look again every 3 s.
+    use_interval(3000, move || {
+        let waiting = preview
+            .get_untracked()
+            .and_then(Result::ok)
+            .is_some_and(|p| p.blocker.as_ref().is_some_and(|b| b.short == "Template pending"))
+            || reply.version().get_untracked() > 0 && tick.get_untracked() < 3;
+        if waiting && tick.get_untracked() < 200 {
+            tick.update(|t| *t += 1);
+        }
+    });
     let message = FormState::new(a.send.value(), flash).message();
+    let create_problem = problem_of(create.value(), None);
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
@@ -484,7 +502,40 @@ fn SendStep(invoice_id: i64, a: Actions, flash: Option<FormFlash>) -> impl IntoV
                     Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
                     Ok(p) => {
                         let latest = p.latest.clone();
+                        let template_blocked = p.blocker.as_ref().map(|b| b.short.clone()).filter(|s| s == "No template" || s == "Template pending");
+                        let (tenant_id, tenant, sandbox) = (p.tenant_id, p.tenant_name.clone(), p.sandbox);
                         view! {
+                            {template_blocked.map(|short| view! {
+                                <section class="template-help" aria-labelledby="template-help-h">
+                                    <h3 id="template-help-h">"First, a template or a reply"</h3>
+                                    <p>
+                                        "WhatsApp lets a business start a conversation only with a template Meta has approved. "
+                                        "Axis CRM can create its invoice template for you (a document header with the PDF, and the "
+                                        "tenant's name, the invoice number, the amount and the due date); Meta reviews it, usually "
+                                        "within minutes. Once a tenant writes to you, the PDF can go as a plain document for 24 hours."
+                                    </p>
+                                    {if short == "No template" {
+                                        view! {
+                                            {move || create_problem.get().map(|p| view! { <ProblemBox problem=p/> })}
+                                            <ActionForm action=create>
+                                                <button type="submit" class="button secondary" disabled=move || create.pending().get()>
+                                                    {move || if create.pending().get() { "Submitting to Meta…" } else { "Create the invoice template" }}
+                                                </button>
+                                            </ActionForm>
+                                        }.into_any()
+                                    } else {
+                                        view! { <p class="status" role="status">"◷ Meta is reviewing the invoice template. This page looks again every 3 seconds."</p> }.into_any()
+                                    }}
+                                    {sandbox.then(|| view! {
+                                        <ActionForm action=reply>
+                                            <input type="hidden" name="tenant_id" value=tenant_id/>
+                                            <button type="submit" class="button secondary" disabled=move || reply.pending().get()>
+                                                {format!("Simulate a reply from {tenant} (sandbox)")}
+                                            </button>
+                                        </ActionForm>
+                                    })}
+                                </section>
+                            })}
                             <SendConfirm preview=p send=a.send message next=Some(format!("/onboarding/send?invoice={invoice_id}"))/>
                             {latest.map(|b| view! { <LiveTicks invoice_id badge=b refresh=a.refresh/> })}
                         }.into_any()
