@@ -1,16 +1,10 @@
 //! "Important notes": the setup guide's notes on cost, phone numbers, templates and security,
 //! brought up to date with Meta's rules as of November 2026.
 
+use crate::components::links::ExternalLink;
 use leptos::prelude::*;
 
 /// A link that opens in a new tab and says so to screen readers.
-fn external(label: &'static str, url: &'static str) -> impl IntoView {
-    view! {
-        <a href=url target="_blank" rel="noopener noreferrer">
-            {label}<span class="visually-hidden">" (opens in a new tab)"</span>
-        </a>
-    }
-}
 
 #[component]
 pub fn NotesPage() -> impl IntoView {
@@ -79,7 +73,7 @@ pub fn NotesPage() -> impl IntoView {
                 "billable."
             </p>
             <p class="links">
-                {external("Meta's WhatsApp pricing page", "https://developers.facebook.com/docs/whatsapp/pricing")}
+                <ExternalLink label="Meta's WhatsApp pricing page" href="https://developers.facebook.com/docs/whatsapp/pricing"/>
             </p>
         </section>
 

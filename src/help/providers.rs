@@ -1,6 +1,7 @@
 //! "Other ways to send WhatsApp messages": the providers the setup guide mentions, described
 //! honestly. Axis CRM itself talks to Meta's Cloud API directly and integrates none of them.
 
+use crate::components::links::ExternalLink;
 use leptos::prelude::*;
 
 struct Provider {
@@ -96,17 +97,13 @@ pub fn ProvidersPage() -> impl IntoView {
             .map(|p| {
                 let heading = format!("{}-h", p.id);
                 let labelled_by = heading.clone();
-                let (label, url) = p.link;
+                let (label, href) = p.link;
                 view! {
                     <section class="card" id=p.id aria-labelledby=labelled_by>
                         <h2 id=heading>{p.name}</h2>
                         <p>{p.what}</p>
                         <ul>{p.offers.iter().map(|o| view! { <li>{*o}</li> }).collect_view()}</ul>
-                        <p class="links">
-                            <a href=url target="_blank" rel="noopener noreferrer">
-                                {label}<span class="visually-hidden">" (opens in a new tab)"</span>
-                            </a>
-                        </p>
+                        <p class="links"><ExternalLink label href/></p>
                     </section>
                 }
             })

@@ -4,6 +4,7 @@
 //! send worker) that points at one of these entries; the titles here are the titles shown there.
 //! The guide's four original cases come first, with their titles kept word for word.
 
+use crate::components::links::ExternalLinks;
 use leptos::prelude::*;
 
 /// One problem, what it means, why it happens and what to do about it.
@@ -475,15 +476,7 @@ fn EntryCard(e: &'static Entry) -> impl IntoView {
             <ul>{e.causes.iter().map(|c| view! { <li>{*c}</li> }).collect_view()}</ul>
             <h3>"What to do"</h3>
             <ol>{e.steps.iter().map(|s| view! { <li>{*s}</li> }).collect_view()}</ol>
-            {(!e.links.is_empty()).then(|| view! {
-                <p class="links">
-                    {e.links.iter().map(|(label, url)| view! {
-                        <a href=*url target="_blank" rel="noopener noreferrer">
-                            {*label}<span class="visually-hidden">" (opens in a new tab)"</span>
-                        </a>
-                    }).collect_view()}
-                </p>
-            })}
+            {(!e.links.is_empty()).then(|| view! { <ExternalLinks links=e.links/> })}
         </section>
     }
 }

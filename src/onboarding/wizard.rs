@@ -7,7 +7,10 @@ use super::{
     *,
 };
 use crate::{
-    components::form::{use_flash, FormFlash, FormMessage, FormState},
+    components::{
+        form::{use_flash, FormFlash, FormMessage, FormState},
+        links::{ExternalLink, ExternalLinks},
+    },
     invoices::api::LoadSampleData,
     whatsapp::{
         poll_news, problem_of,
@@ -159,15 +162,7 @@ fn wizard_view(w: Wizard, a: Actions, f: Flashes) -> impl IntoView {
                     {(!s.items.is_empty()).then(|| view! {
                         <ol class="wizard-items">{s.items.iter().map(|it| view! { <li>{*it}</li> }).collect_view()}</ol>
                     })}
-                    {(!s.links.is_empty()).then(|| view! {
-                        <p class="links">
-                            {s.links.iter().map(|(label, href)| view! {
-                                <a href=*href target="_blank" rel="noopener noreferrer">
-                                    {*label}<span class="visually-hidden">" (opens in a new tab)"</span>
-                                </a>
-                            }).collect_view()}
-                        </p>
-                    })}
+                    {(!s.links.is_empty()).then(|| view! { <ExternalLinks links=s.links/> })}
                     {step_panel(s, &w, a, &f)}
                     <Controls s state a/>
                 </section>
@@ -301,9 +296,7 @@ fn ConnectionSummary(c: ConnectionView) -> impl IntoView {
                     <li>"In Axis CRM, Settings → WhatsApp Integration → Replace token, and paste it."</li>
                 </ol>
                 <p class="links">
-                    <a href="https://business.facebook.com/settings/system-users" target="_blank" rel="noopener noreferrer">
-                        "System users in Business Settings"<span class="visually-hidden">" (opens in a new tab)"</span>
-                    </a>
+                    <ExternalLink label="System users in Business Settings" href="https://business.facebook.com/settings/system-users"/>
                     <a href="/settings/whatsapp">"Replace token in Settings"</a>
                 </p>
             </div>

@@ -401,7 +401,7 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
             "Meta needs a valid payment method on the WhatsApp Business Account to send templates (error 131042).".into(),
             vec![
                 "In WhatsApp Manager → Account tools → Payment methods, add or fix a payment method.",
-                "Messages inside the 24-hour window are free; templates outside it are billed per message.",
+                "Templates outside the 24-hour window are billed per delivered message; see Help → Important notes for what is free.",
             ],
         ),
         ErrorKind::TemplateMismatch | ErrorKind::TemplateNotFound | ErrorKind::TemplatePaused => (

@@ -393,7 +393,7 @@ pub fn TenantMessagesPage() -> impl IntoView {
                             <h2 id="window-h">"24-hour window"</h2>
                             <p>{t.phone.clone().unwrap_or_else(|| "No phone number".into())}</p>
                             {match t.window_left.clone() {
-                                Some(left) => view! { <p class="window open"><strong>"Open"</strong> {format!(" for {left} more: invoices go as a PDF document, free of charge.")}</p> }.into_any(),
+                                Some(left) => view! { <p class="window open"><strong>"Open"</strong> {format!(" for {left} more: invoices go as a PDF document (a service message).")}</p> }.into_any(),
                                 None => view! { <p class="window closed"><strong>"Closed"</strong> ": the tenant has not written in the last 24 hours, so invoices go as the approved template (billed by Meta)."</p> }.into_any(),
                             }}
                             {t.last_inbound_text.clone().map(|l| view! { <p class="muted">"Last message from the tenant: " {l}</p> })}
@@ -549,7 +549,8 @@ pub fn SendingSection() -> impl IntoView {
                                     </table>
                                 })}
                                 {(s.usage.unpriced > 0).then(|| view! { <p class="muted">{format!("{} not priced yet (Meta reports pricing in the status webhooks).", s.usage.unpriced)}</p> })}
-                                <p class="muted">"Meta moved to per-message pricing on 1 July 2025: a template is charged when it is delivered, by category and the tenant's country. Messages inside the 24-hour window, and utility templates sent inside it, are free. The old \"1,000 free conversations a month\" no longer applies."</p>
+                                <p class="muted">"Meta moved to per-message pricing on 1 July 2025: a template is charged when it is delivered, by category and the tenant's country. Messages inside the 24-hour window, and utility templates sent inside it, have been free; providers report that since 1 October 2026 Meta charges these too, beyond 1,000 service messages a month per number. The old \"1,000 free conversations a month\" no longer applies. "
+                                    <a href="/help/notes#pricing">"What WhatsApp costs"</a></p>
                             </section>
                         }.into_any()
                     }

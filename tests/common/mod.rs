@@ -123,16 +123,24 @@ impl TestApp {
         }
     }
 
+    /// One request through the router. A request that has not answered within two minutes fails
+    /// the test with its method and path, instead of holding the whole run.
     pub async fn send(&self, req: Request<Body>) -> Resp {
-        let res = self
-            .router
-            .clone()
-            .oneshot(req)
+        let what = format!("{} {}", req.method(), req.uri());
+        let answer = async {
+            let res = self
+                .router
+                .clone()
+                .oneshot(req)
+                .await
+                .expect("router is infallible");
+            let (parts, body) = res.into_parts();
+            (parts, body.collect().await.unwrap().to_bytes())
+        };
+        let (parts, bytes) = tokio::time::timeout(std::time::Duration::from_secs(120), answer)
             .await
-            .expect("router is infallible");
-        let status = res.status();
-        let headers = res.headers().clone();
-        let bytes = res.into_body().collect().await.unwrap().to_bytes();
+            .unwrap_or_else(|_| panic!("{what} did not answer within 120 s"));
+        let (status, headers) = (parts.status, parts.headers);
         Resp {
             status,
             headers,
