@@ -1286,8 +1286,26 @@ async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
         },
     };
 
-    // Throughput: wait for this number's next slot.
+    // Throughput: wait for this number's next slot. A wait near the lease holds the claim for
+    // its length first: a lease that ran out while the send waits would hand it to another claim,
+    // which would reserve a later slot, whose wait outlives its lease in turn, and so on for ever.
     let slot = outbox.reserve_slot(&pnid);
+    let wait = slot.saturating_duration_since(Instant::now());
+    if wait >= outbox.settings.lease / 2 {
+        let held = sqlx::query(
+            "UPDATE whatsapp_sends SET locked_until = $1 WHERE id = $2 AND state = 'sending' AND locked_by = $3 AND attempts = $4",
+        )
+        .bind(db::now() + (wait + outbox.settings.lease).as_secs() as i64 + 1)
+        .bind(job.id)
+        .bind(&outbox.instance)
+        .bind(job.attempts)
+        .execute(&db.pool)
+        .await?
+        .rows_affected();
+        if held == 0 {
+            return Ok(()); // the claim was lost meanwhile: its new holder sends
+        }
+    }
     tokio::time::sleep_until(slot.into()).await;
 
     // From here on Meta may take the message even if we never hear back.
