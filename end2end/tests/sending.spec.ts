@@ -125,5 +125,5 @@ test("a tenant's reply opens the 24-hour window, and the invoice then goes as a 
   await open(page, "/invoices", info);
   await row(page, "INV-0008").getByRole("link", { name: "Send invoice INV-0008 via WhatsApp" }).click();
   await expect(page.getByText(/As a PDF document: the tenant wrote to you recently/)).toBeVisible();
-  await expect(page.getByText(/^Free:/)).toBeVisible();
+  await expect(page.getByText(/^Service message: sent inside the 24-hour window/)).toBeVisible();
 });
