@@ -6,6 +6,10 @@ fn bench(c: &mut Criterion) {
     c.bench_function("render a typical invoice", |b| {
         b.iter(|| invoice_pdf::render(std::hint::black_box(&inv)).unwrap())
     });
+    let worst = invoice_pdf::worst_case_invoice();
+    c.bench_function("render the worst-case invoice", |b| {
+        b.iter(|| invoice_pdf::render(std::hint::black_box(&worst)).unwrap())
+    });
 }
 
 criterion_group!(benches, bench);
