@@ -4,7 +4,13 @@
 //!   so the text can be searched and extracted.
 //! - Text is shaped with rustybuzz, so Arabic joins and Devanagari clusters form correctly.
 //! - Each run of text uses the Noto font for its script (Latin, Cyrillic and Greek; Arabic;
-//!   Devanagari); the fonts are embedded in the binary.
+//!   Devanagari); the fonts are embedded in the binary. A character none of them has (an emoji,
+//!   say) is drawn as U+FFFD, not as an empty box.
+//! - Lines are put in visual order with the Unicode bidi algorithm, so numbers and Latin words
+//!   inside Arabic text read correctly; bidi overrides and control characters are removed first.
+//! - Every field wraps to its width: at spaces, and inside a word too long for a line between
+//!   shaped clusters. Layout is linear in the length of the text, and [`render_within`] bounds
+//!   the time a render may take.
 //! - The output is deterministic: the same invoice gives the same bytes.
 //!
 //! The caller passes text that is already formatted (amounts, dates), so this crate knows nothing
@@ -182,6 +188,17 @@ enum Script {
     Other,
 }
 
+impl Script {
+    /// The face for text in this script: `base` for Latin, Cyrillic, Greek and the rest.
+    fn face(self, base: Face) -> Face {
+        match self {
+            Script::Arabic => Face::Arabic,
+            Script::Devanagari => Face::Devanagari,
+            Script::Other => base,
+        }
+    }
+}
+
 fn script(c: char) -> Option<Script> {
     match c as u32 {
         0x0600..=0x06FF | 0x0750..=0x077F | 0x08A0..=0x08FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF => {
@@ -264,12 +281,13 @@ fn normalize(paragraph: &str) -> String {
             out.push(' ');
         }
         for g in word.graphemes(true) {
-            let preferred = match g.chars().next().and_then(script) {
-                Some(Script::Arabic) => Face::Arabic,
-                Some(Script::Devanagari) => Face::Devanagari,
-                _ => Face::Regular,
-            };
-            if face_covering(preferred, g).is_some() {
+            let preferred = g.chars().next().and_then(script);
+            if face_covering(
+                preferred.map_or(Face::Regular, |s| s.face(Face::Regular)),
+                g,
+            )
+            .is_some()
+            {
                 out.push_str(g);
             } else {
                 out.push_str(replacement());
@@ -338,11 +356,6 @@ impl Paragraph {
     /// picks each grapheme's font by script and coverage, and shapes each segment once.
     fn new(text: String, base: Face) -> Paragraph {
         let levels = ParagraphBidiInfo::new(&text, None).levels;
-        let face_for = |s: Script| match s {
-            Script::Arabic => Face::Arabic,
-            Script::Devanagari => Face::Devanagari,
-            Script::Other => base,
-        };
         // (face, level, byte range), in logical order.
         let mut items: Vec<(Face, Level, Range<usize>)> = Vec::new();
         for (i, g) in text.grapheme_indices(true) {
@@ -356,7 +369,9 @@ impl Paragraph {
                     range.end = end;
                     continue;
                 }
-                (s, _) => face_covering(s.map_or(base, face_for), g).unwrap_or(Face::Regular),
+                (s, _) => {
+                    face_covering(s.map_or(base, |s| s.face(base)), g).unwrap_or(Face::Regular)
+                }
             };
             match items.last_mut() {
                 Some((f, l, range)) if *f == face && *l == level => range.end = end,
