@@ -38,6 +38,7 @@ async fn main() -> anyhow::Result<()> {
             .execute(&mut *tx).await?;
     }
     tx.commit().await?;
+    axis_crm::server::invoices::backfill_folds(&db).await?;
     println!(
         "seeded 100,000 invoices in {:.1} s ({})",
         t0.elapsed().as_secs_f64(),

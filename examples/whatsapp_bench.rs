@@ -196,8 +196,8 @@ async fn seed_invoices(
     let mut out = Vec::with_capacity(count);
     for i in 1..=count {
         let tenant: i64 = sqlx::query_scalar(
-            "INSERT INTO tenants (user_id, name, phone_raw, phone_e164, phone_is_mobile, created_at) \
-             VALUES ($1, $2, $3, $3, 1, $4) RETURNING id",
+            "INSERT INTO tenants (user_id, name, phone_raw, phone_e164, phone_is_mobile, created_at, name_fold) \
+             VALUES ($1, $2, $3, $3, 1, $4, lower($2)) RETURNING id",
         )
         .bind(user_id)
         .bind(format!("Tenant {i:05}"))
@@ -208,8 +208,8 @@ async fn seed_invoices(
         let total = 100_000 + (i as i64 * 7919) % 50_000;
         let invoice: i64 = sqlx::query_scalar(
             "INSERT INTO invoices (user_id, number, tenant_id, issue_date, due_date, currency, status, \
-             subtotal_minor, tax_minor, total_minor, created_at, updated_at) \
-             VALUES ($1, $2, $3, '2026-11-01', '2026-12-01', 'GBP', 'issued', $4, 0, $4, $5, $5) RETURNING id",
+             subtotal_minor, tax_minor, total_minor, created_at, updated_at, number_fold) \
+             VALUES ($1, $2, $3, '2026-11-01', '2026-12-01', 'GBP', 'issued', $4, 0, $4, $5, $5, lower($2)) RETURNING id",
         )
         .bind(user_id)
         .bind(format!("B-{i:05}"))

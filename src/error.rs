@@ -64,6 +64,9 @@ pub struct WhatsAppProblem {
     pub anchor: String,
 }
 
+/// How a request whose arguments could not be read is explained (see [`AppError::is_bad_request`]).
+const INCOMPLETE_FORM: &str = "The form was incomplete or malformed";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
     /// Bad input: one message per offending field. Nothing was changed.
@@ -78,6 +81,9 @@ pub enum AppError {
     /// Too many attempts; the user must wait before trying again.
     #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
     Throttled { retry_after_secs: u64 },
+    /// The server is at its limit for this kind of work (drawing PDFs); nothing was changed.
+    #[error("Axis CRM is busy drawing other invoices. Please try again in {retry_after_secs} seconds.")]
+    Busy { retry_after_secs: u64 },
     /// WhatsApp (Meta's Graph API) refused or failed; nothing was changed.
     #[error("{}: {}", .0.title, .0.explanation)]
     WhatsApp(WhatsAppProblem),
@@ -122,14 +128,23 @@ impl AppError {
         }
     }
 
+    /// True when the request itself could not be read (missing or malformed arguments): HTTP 400
+    /// rather than a field's 422.
+    pub fn is_bad_request(&self) -> bool {
+        self.field("form")
+            .is_some_and(|m| m.starts_with(INCOMPLETE_FORM))
+    }
+
     /// The HTTP status this error answers with.
     pub fn status_code(&self) -> u16 {
         match self {
+            e if e.is_bad_request() => 400,
             AppError::Invalid(_) | AppError::WhatsApp(_) => 422,
             AppError::Unauthorized => 401,
             AppError::Forbidden => 403,
             AppError::NotFound => 404,
             AppError::Throttled { .. } => 429,
+            AppError::Busy { .. } => 503,
             AppError::Internal { .. } => 500,
             AppError::Transport(_) => 502,
         }
@@ -143,7 +158,7 @@ impl FromServerFnError for AppError {
         match value {
             ServerFnErrorErr::Request(e) => AppError::Transport(e),
             ServerFnErrorErr::Args(e) | ServerFnErrorErr::MissingArg(e) => {
-                AppError::invalid("form", format!("The form was incomplete: {e}"))
+                AppError::invalid("form", format!("{INCOMPLETE_FORM}: {e}"))
             }
             other => AppError::Transport(other.to_string()),
         }

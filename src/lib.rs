@@ -6,6 +6,7 @@ pub mod auth;
 pub mod components;
 pub mod error;
 pub mod help;
+pub mod input;
 pub mod invoices;
 pub mod onboarding;
 pub mod pages;

@@ -63,10 +63,17 @@ async fn secure_cookie_when_public_url_is_https(app: TestApp) -> TestApp {
     )
     .await;
     let mut b = app.browser();
+    let form = [
+        ("name", "Ana"),
+        ("business_name", "Silva Lettings"),
+        ("email", "ana@example.com"),
+        ("password", PASSWORD),
+    ];
+    // The browser is on the public https origin (an http page of the same host is another site).
     let r = b
-        .signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .call_from("signup", &form, Client::Wasm, Some("https://crm.example"))
         .await;
-    assert!(r.header("set-cookie").unwrap().contains("Secure"));
+    assert!(r.header("set-cookie").unwrap().contains("Secure"), "{} {}", r.status, r.body);
     app
 }
 
@@ -108,16 +115,34 @@ async fn login_cycles_the_session_id_and_logout_ends_it_server_side(app: TestApp
         .signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
         .await;
     let mut b = app.browser();
-    // A failed plain-form log-in leaves a flash, so this visitor already has a session id.
-    b.call(
-        "login",
-        &[("email", "ana@example.com"), ("password", "wrong password")],
-        Client::PlainForm { referer: "/login" },
-    )
-    .await;
-    let anonymous = b.cookie.clone().expect("anonymous session");
+    // A failed plain-form log-in keeps its error in a short-lived cookie: a visitor gets no
+    // session row, however many forms they post.
+    let rows = app.count("SELECT COUNT(*) FROM sessions").await;
+    for _ in 0..3 {
+        b.call(
+            "login",
+            &[("email", "ana@example.com"), ("password", "wrong password")],
+            Client::PlainForm { referer: "/login" },
+        )
+        .await;
+    }
+    assert!(b.cookie.is_none(), "no session for a visitor");
+    assert!(b.others.iter().any(|(n, _)| n == "axis_flash"));
+    assert_eq!(app.count("SELECT COUNT(*) FROM sessions").await, rows);
+    let page = b.get("/login").await;
+    assert!(
+        page.body.contains("do not match an account"),
+        "the visitor's error still shows without JavaScript"
+    );
+    assert!(
+        !b.get("/login").await.body.contains("do not match an account"),
+        "once"
+    );
 
     let r = b.login("ANA@example.com", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let anonymous = b.cookie.clone().unwrap();
+    let r = b.login("ana@example.com", PASSWORD).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let signed_in = b.cookie.clone().unwrap();
     assert_ne!(anonymous, signed_in, "the session id changes at log-in");
@@ -420,6 +445,83 @@ async fn plain_form_errors_come_back_to_the_page(app: TestApp) -> TestApp {
     app
 }
 
+/// Issue 11: `next` is a path of this site whatever is put in it, and no input drops the
+/// connection.
+async fn next_never_leaves_the_site(app: TestApp) -> TestApp {
+    app.browser()
+        .signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    for (next, to) in [
+        ("/settings", "/settings"),
+        ("/invoices?page=2&sort=due", "/invoices?page=2&sort=due"),
+        ("/\t/evil.example", "/invoices"),
+        ("/\n/evil.example", "/invoices"),
+        ("/\r\nLocation: https://evil.example", "/invoices"),
+        ("/\u{0}/evil.example", "/invoices"),
+        ("/ /evil.example", "/invoices"),
+        ("/\u{202E}/evil.example", "/invoices"),
+        ("//evil.example", "/invoices"),
+        ("///evil.example", "/invoices"),
+        ("/\\evil.example", "/invoices"),
+        ("https://evil.example", "/invoices"),
+        ("javascript:alert(1)", "/invoices"),
+        ("/%0d%0aSet-Cookie:x=1", "/%0d%0aSet-Cookie:x=1"),
+    ] {
+        for client in [Client::Wasm, Client::PlainForm { referer: "/login" }] {
+            let plain = matches!(client, Client::PlainForm { .. });
+            let mut b = app.browser();
+            let r = b
+                .call(
+                    "login",
+                    &[("email", "ana@example.com"), ("password", PASSWORD), ("next", next)],
+                    client,
+                )
+                .await;
+            assert!(r.status.as_u16() < 400, "{next:?}: {} {}", r.status, r.body);
+            assert_eq!(r.location(), Some(to), "{next:?} (plain form: {plain})");
+        }
+    }
+    app
+}
+
+/// Issue 11: requests that are not forms of this app get a 4xx with a message, never a 500.
+async fn malformed_requests_get_client_errors(app: TestApp) -> TestApp {
+    let mut b = app.browser();
+    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+        .await;
+    // Missing and malformed arguments: 400, with what was wrong.
+    for (endpoint, form) in [
+        ("login", vec![]),
+        ("invoices/detail", vec![]),
+        ("invoices/detail", vec![("id", "not-a-number")]),
+        ("whatsapp/history", vec![("invoice_id", "99999999999999999999999")]),
+    ] {
+        let r = b.call(endpoint, &form, Client::Wasm).await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{endpoint} {form:?}: {}", r.body);
+        assert!(r.error().field("form").unwrap().contains("incomplete or malformed"));
+    }
+    // A body far over any form: 413, before it is read.
+    let huge = "x".repeat(5 * 1024 * 1024);
+    let r = b.call("update_profile", &[("name", &huge), ("business_name", "B")], Client::Wasm).await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", &r.body[..r.body.len().min(200)]);
+    assert!(r.error().field("form").is_some());
+    // The server still answers.
+    assert_eq!(b.get("/healthz").await.status, StatusCode::OK);
+    // Pages and server-function answers carry personal data: never cached.
+    for path in ["/invoices", "/settings", "/login"] {
+        assert_eq!(b.get(path).await.header("cache-control"), Some("no-store"), "{path}");
+    }
+    let r = b.call("invoices/list", &[("page", "1"), ("sort", ""), ("dir", ""), ("q", ""), ("status", "")], Client::Wasm).await;
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert!(b.get("/fonts/noto-sans-arabic.ttf").await.header("cache-control").unwrap().contains("immutable"));
+    // An origin of this host under another scheme is another site.
+    let r = b
+        .call_from("update_profile", &[("name", "Eve"), ("business_name", "E")], Client::Wasm, Some("https://127.0.0.1:3000"))
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    app
+}
+
 async fn profile_updates_validate_and_save(app: TestApp) -> TestApp {
     let mut b = app.browser();
     b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
@@ -523,6 +625,8 @@ on_both_databases!(
     profile_updates_validate_and_save,
     probes_and_security_headers,
     readiness_reports_a_lost_database,
+    next_never_leaves_the_site,
+    malformed_requests_get_client_errors,
 );
 
 #[tokio::test]

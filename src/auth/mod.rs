@@ -57,11 +57,11 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         tracing::info!(user_id = id, "logged in");
         let asked = next.as_deref().filter(|n| !n.is_empty());
         let to = if asked.is_none() && crate::server::onboarding::pending(&state.db, id).await? {
-            "/onboarding"
+            "/onboarding".to_string()
         } else {
             validate::safe_next(asked)
         };
-        leptos_axum::redirect(to);
+        leptos_axum::redirect(&to);
         Ok(())
     }
     .await;

@@ -1,12 +1,12 @@
 //! Validation of account input. Pure functions, shared by the server functions and their tests.
 
-use crate::error::{AppError, FieldErrors};
+use crate::{
+    error::{AppError, FieldErrors},
+    input::{self, rules},
+};
 
 pub const PASSWORD_MIN: usize = 10;
 pub const PASSWORD_MAX: usize = 256;
-const NAME_MAX: usize = 100;
-const BUSINESS_MAX: usize = 200;
-const EMAIL_MAX: usize = 254;
 
 /// Sign-up input after trimming and normalisation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,38 +25,11 @@ pub fn email_key(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
-fn check_text(
-    errors: &mut FieldErrors,
-    field: &str,
-    label: &str,
-    value: &str,
-    max: usize,
-) -> String {
-    let v = value.trim();
-    if v.is_empty() {
-        errors.add(field, format!("Enter your {label}."));
-    } else if v.chars().count() > max {
-        errors.add(
-            field,
-            format!("Your {label} must be at most {max} characters."),
-        );
-    } else if v.chars().any(char::is_control) {
-        errors.add(
-            field,
-            format!("Your {label} contains characters that are not allowed."),
-        );
-    }
-    v.to_string()
-}
-
 pub fn check_email(errors: &mut FieldErrors, email: &str) -> String {
     let email = email.trim();
     if email.is_empty() {
         errors.add("email", "Enter your email address.");
-    } else if email.len() > EMAIL_MAX
-        || !email_address::EmailAddress::is_valid(email)
-        || !email.contains('.')
-    {
+    } else if !input::is_plain_email(email) {
         errors.add(
             "email",
             "Enter a valid email address, like name@example.com.",
@@ -84,13 +57,12 @@ pub fn check_password(errors: &mut FieldErrors, password: &str) {
 
 pub fn check_profile(name: &str, business_name: &str) -> Result<(String, String), AppError> {
     let mut errors = FieldErrors::new();
-    let name = check_text(&mut errors, "name", "name", name, NAME_MAX);
-    let business = check_text(
+    let name = input::text(&mut errors, "name", &rules::USER_NAME, name);
+    let business = input::text(
         &mut errors,
         "business_name",
-        "business name",
+        &rules::BUSINESS_NAME,
         business_name,
-        BUSINESS_MAX,
     );
     errors.into_result()?;
     Ok((name, business))
@@ -103,13 +75,12 @@ pub fn check_new_account(
     password: &str,
 ) -> Result<NewAccount, AppError> {
     let mut errors = FieldErrors::new();
-    let name = check_text(&mut errors, "name", "name", name, NAME_MAX);
-    let business_name = check_text(
+    let name = input::text(&mut errors, "name", &rules::USER_NAME, name);
+    let business_name = input::text(
         &mut errors,
         "business_name",
-        "business name",
+        &rules::BUSINESS_NAME,
         business_name,
-        BUSINESS_MAX,
     );
     let email = check_email(&mut errors, email);
     check_password(&mut errors, password);
@@ -123,19 +94,10 @@ pub fn check_new_account(
     })
 }
 
-/// Where to go after logging in: only a local path of this site, never another origin.
-pub fn safe_next(next: Option<&str>) -> &str {
-    match next {
-        Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && !p.contains('\\')
-                && !p.starts_with("/api/") =>
-        {
-            p
-        }
-        _ => "/invoices",
-    }
+/// Where to go after logging in or sending: a path of this site only ([`input::next_path`]).
+#[cfg(feature = "ssr")]
+pub fn safe_next(next: Option<&str>) -> String {
+    input::next_path(next, "/invoices")
 }
 
 #[cfg(test)]
@@ -170,7 +132,14 @@ mod tests {
 
     #[test]
     fn rejects_malformed_emails() {
-        for bad in ["a@", "@b.com", "a b@c.com", "ana@localhost", "ana@@x.com"] {
+        for bad in [
+            "a@",
+            "@b.com",
+            "a b@c.com",
+            "ana@localhost",
+            "ana@@x.com",
+            "\"Second\" <ana@example.com>",
+        ] {
             let mut e = FieldErrors::new();
             check_email(&mut e, bad);
             assert!(e.get("email").is_some(), "{bad} should be refused");
@@ -206,6 +175,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "ssr")]
     #[test]
     fn next_is_only_a_local_path() {
         assert_eq!(safe_next(Some("/settings")), "/settings");

@@ -150,3 +150,98 @@ pub fn FormMessage(#[prop(into)] message: Signal<Option<String>>) -> impl IntoVi
         </div>
     }
 }
+
+/// Text for the inside of a `<textarea>`: its content is not escaped when a page is rendered on
+/// the server (it is raw text to HTML, like `<script>`), so a note holding `</textarea>` would end
+/// the field and inject the rest as markup. `&` and `<` are all that RCDATA needs escaped.
+pub fn textarea_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;")
+}
+
+/// A labelled textarea with its hint and inline error: the multi-line sibling of [`TextField`].
+#[component]
+pub fn TextArea(
+    label: &'static str,
+    name: &'static str,
+    /// The element id, when one page has several forms with the same field (`field-{name}`).
+    #[prop(optional)]
+    id: Option<String>,
+    #[prop(optional)] hint: Option<&'static str>,
+    #[prop(optional)] value: String,
+    #[prop(default = 3)] rows: u32,
+    #[prop(optional)] required: bool,
+    #[prop(into, optional)] error: Signal<Option<String>>,
+) -> impl IntoView {
+    let id = id.unwrap_or_else(|| format!("field-{name}"));
+    let error_id = format!("{id}-error");
+    let hint_id = format!("{id}-hint");
+    let described_by = {
+        let (error_id, hint_id) = (error_id.clone(), hint_id.clone());
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if error.get().is_some() {
+                ids.push(error_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    view! {
+        <div class="field" class:has-error=move || error.get().is_some()>
+            <label for=id.clone()>
+                {label}
+                {(!required).then(|| view! { <span class="optional">" (optional)"</span> })}
+            </label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+            <textarea
+                id=id
+                name=name
+                rows=rows
+                required=required
+                aria-invalid=move || error.get().is_some().then_some("true")
+                aria-describedby=described_by
+                inner_html=textarea_html(&value)
+            ></textarea>
+            <p class="field-error" id=error_id aria-live="polite">
+                {move || error.get()}
+            </p>
+        </div>
+    }
+}
+
+/// An error in place of a page's content. While the page renders on the server it also sets the
+/// response's status from the error (404 for another user's invoice, 401, 500…), so no error
+/// page answers 200.
+#[component]
+pub fn ErrorNotice(
+    error: AppError,
+    /// The page's heading, when the error replaces the whole page.
+    #[prop(optional)]
+    heading: Option<&'static str>,
+) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
+        if !crate::server::is_server_fn_request() {
+            res.set_status(
+                axum::http::StatusCode::from_u16(error.status_code())
+                    .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),
+            );
+        }
+    }
+    view! {
+        {heading.map(|h| view! { <h1>{h}</h1> })}
+        <p class="alert alert-error" role="alert">{error.to_string()}</p>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn textarea_text_cannot_close_its_element() {
+        let html = super::textarea_html("a </textarea><meta http-equiv=refresh> & b");
+        assert_eq!(html, "a &lt;/textarea>&lt;meta http-equiv=refresh> &amp; b");
+        assert!(!html.to_ascii_lowercase().contains("</textarea"));
+    }
+}

@@ -6,7 +6,9 @@ use super::{
     money::{self, LineInput},
     types::*,
 };
-use crate::components::form::{use_flash, FormMessage, FormState, TextField};
+use crate::{
+    components::form::{use_flash, ErrorNotice, FormMessage, FormState, TextArea, TextField},
+};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -47,7 +49,7 @@ pub fn InvoicesPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match list.await {
-                    Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                     Ok(l) if l.empty_account => view! {
                         <section class="card empty-state">
                             <h2>"No invoices yet"</h2>
@@ -115,7 +117,7 @@ fn InvoiceTable(list: InvoiceList) -> impl IntoView {
                     };
                     view! { <p class="status" role="status">{text}</p> }.into_any()
                 }
-                Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }
+                Err(e) => view! { <ErrorNotice error=e/> }
                     .into_any(),
             })
     };
@@ -244,7 +246,7 @@ pub fn InvoiceDetailPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let form = FormState::new(status.value(), flash.await);
                 match detail.await {
-                    Err(e) => view! { <h1>"Invoice"</h1><p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e heading="Invoice"/> }.into_any(),
                     Ok(d) => {
                         let pdf = format!("/invoices/{}/pdf", d.id);
                         let id = d.id;
@@ -339,7 +341,7 @@ pub fn InvoiceFormPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let flash = flash.await;
                 match editor.await {
-                    Err(e) => view! { <h1>"Invoice"</h1><p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e heading="Invoice"/> }.into_any(),
                     Ok(ed) => view! { <InvoiceForm ed save flash/> }.into_any(),
                 }
             })}
@@ -468,10 +470,8 @@ fn InvoiceForm(
                 <dt>"Tax"</dt><dd>{move || totals.get().1}</dd>
                 <dt>"Total"</dt><dd><strong>{move || totals.get().2}</strong></dd>
             </dl>
-            <div class="field">
-                <label for="field-notes">"Notes " <span class="optional">"(optional)"</span></label>
-                <textarea id="field-notes" name="notes" rows="3">{form.value("notes").unwrap_or(d.notes.clone())}</textarea>
-            </div>
+            <TextArea label="Notes" name="notes"
+                value=form.value("notes").unwrap_or(d.notes.clone()) error=form.field("notes")/>
             <div class="actions">
                 <button type="submit" name="intent" value="draft" class="button secondary">"Save draft"</button>
                 <button type="submit" name="intent" value="issue" class="button primary">{if editing { "Save" } else { "Save and issue" }}</button>
@@ -491,7 +491,7 @@ pub fn TenantsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let flash = flash.await;
                 match people.await {
-                    Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                     Ok(p) => {
                         let props = StoredValue::new(p.properties.clone());
                         view! {
@@ -591,7 +591,7 @@ pub fn PropertiesPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let flash = flash.await;
                 match people.await {
-                    Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                     Ok(p) => {
                         let form = FormState::new(save.value(), flash);
                         view! {
@@ -612,10 +612,8 @@ pub fn PropertiesPage() -> impl IntoView {
                                                             <input type="hidden" name="id" value=pr.id/>
                                                             <div class="field"><label for=format!("p{}-name", pr.id)>"Name"</label>
                                                                 <input id=format!("p{}-name", pr.id) name="name" value=pr.name.clone()/></div>
-                                                            <div class="field"><label for=format!("p{}-address", pr.id)>"Address"</label>
-                                                                <textarea id=format!("p{}-address", pr.id) name="address" rows="2">{pr.address.clone()}</textarea></div>
-                                                            <div class="field"><label for=format!("p{}-units", pr.id)>"Add units, one per line"</label>
-                                                                <textarea id=format!("p{}-units", pr.id) name="units" rows="2"></textarea></div>
+                                                            <TextArea label="Address" name="address" id=format!("p{}-address", pr.id) rows=2 value=pr.address.clone()/>
+                                                            <TextArea label="Add units, one per line" name="units" id=format!("p{}-units", pr.id) rows=2/>
                                                             <button type="submit" class="button primary">"Save property"</button>
                                                         </ActionForm></details></td>
                                                 </tr>
@@ -630,11 +628,10 @@ pub fn PropertiesPage() -> impl IntoView {
                                     <FormMessage message=form.message()/>
                                     <input type="hidden" name="id" value=""/>
                                     <TextField label="Property name" name="name" required=true value=form.value("name").unwrap_or_default() error=form.field("name")/>
-                                    <div class="field"><label for="field-address">"Address " <span class="optional">"(optional)"</span></label>
-                                        <textarea id="field-address" name="address" rows="2">{form.value("address").unwrap_or_default()}</textarea></div>
-                                    <div class="field"><label for="field-units">"Units, one per line " <span class="optional">"(optional)"</span></label>
-                                        <textarea id="field-units" name="units" rows="3">{form.value("units").unwrap_or_default()}</textarea>
-                                        <p class="field-error" aria-live="polite">{move || form.field("units").get()}</p></div>
+                                    <TextArea label="Address" name="address" rows=2
+                                        value=form.value("address").unwrap_or_default() error=form.field("address")/>
+                                    <TextArea label="Units, one per line" name="units" hint="At most 200 units, each up to 100 characters."
+                                        value=form.value("units").unwrap_or_default() error=form.field("units")/>
                                     <button type="submit" class="button primary">"Add property"</button>
                                 </ActionForm>
                             </section>

@@ -40,6 +40,17 @@ impl Status {
         }
     }
 
+    /// "a draft", "an issued", "a paid", "a void" (capitalised at the start of a sentence).
+    pub fn with_article(self, capital: bool) -> String {
+        let article = match (self, capital) {
+            (Status::Issued, true) => "An",
+            (Status::Issued, false) => "an",
+            (_, true) => "A",
+            (_, false) => "a",
+        };
+        format!("{article} {}", self.as_str())
+    }
+
     pub fn can_become(self, next: Status) -> bool {
         matches!(
             (self, next),
@@ -249,6 +260,8 @@ mod tests {
                 && !Draft.can_become(Paid)
         );
         assert!(Draft.editable() && Issued.editable() && !Paid.editable() && !Void.editable());
+        assert_eq!(Issued.with_article(true), "An issued");
+        assert_eq!(Draft.with_article(false), "a draft");
     }
 
     #[test]

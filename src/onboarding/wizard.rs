@@ -8,7 +8,7 @@ use super::{
 };
 use crate::{
     components::{
-        form::{use_flash, FormFlash, FormMessage, FormState},
+        form::{use_flash, ErrorNotice, FormFlash, FormMessage, FormState},
         links::{ExternalLink, ExternalLinks},
     },
     invoices::api::LoadSampleData,
@@ -94,7 +94,7 @@ pub fn WizardPage() -> impl IntoView {
                             "There is no such step. " <a href="/onboarding">"Go to the setup guide"</a>
                         </p>
                     }.into_any(),
-                    Err(e) => view! { <h1>"Setup guide"</h1><p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e heading="Setup guide"/> }.into_any(),
                     Ok(w) => wizard_view(w, a, f).into_any(),
                 }
             })}
@@ -492,7 +492,7 @@ fn SendStep(invoice_id: i64, a: Actions, flash: Option<FormFlash>) -> impl IntoV
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match preview.await {
-                    Err(e) => view! { <p class="alert alert-error" role="alert">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                     Ok(p) => {
                         let latest = p.latest.clone();
                         let template_blocked = p.blocker.as_ref().map(|b| b.short.clone()).filter(|s| s == "No template" || s == "Template pending");

@@ -2,7 +2,7 @@
 
 use crate::{
     auth::{Auth, User},
-    components::form::{use_flash, FormFlash, FormMessage, FormState, TextField},
+    components::form::{use_flash, FormFlash, FormMessage, FormState, TextArea, TextField},
     error::AppError,
 };
 use leptos::prelude::*;
@@ -107,12 +107,11 @@ fn BusinessProfile() -> impl IntoView {
                     view! {
                         <ActionForm action=save attr:novalidate=true attr:class="stack">
                             <FormMessage message=form.message()/>
-                            <div class="field"><label for="field-address">"Address " <span class="optional">"(optional)"</span></label>
-                                <textarea id="field-address" name="address" rows="3">{v("address", &p.address)}</textarea>
-                                <p class="field-error" aria-live="polite">{move || form.field("address").get()}</p></div>
+                            <TextArea label="Address" name="address"
+                                value=v("address", &p.address) error=form.field("address")/>
                             <TextField label="Tax id" name="tax_id" value=v("tax_id", &p.tax_id) error=form.field("tax_id")/>
-                            <div class="field"><label for="field-payment_instructions">"Payment instructions " <span class="optional">"(optional)"</span></label>
-                                <textarea id="field-payment_instructions" name="payment_instructions" rows="3">{v("payment_instructions", &p.payment_instructions)}</textarea></div>
+                            <TextArea label="Payment instructions" name="payment_instructions"
+                                value=v("payment_instructions", &p.payment_instructions) error=form.field("payment_instructions")/>
                             <TextField label="Default currency" name="default_currency" required=true hint="ISO 4217 code, like GBP, EUR or USD."
                                 value=v("default_currency", &p.default_currency) error=form.field("default_currency")/>
                             <TextField label="Default country" name="default_country" required=true hint="Two letters, like GB, DE or US: for phone numbers without a country code, and the paper size."

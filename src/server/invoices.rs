@@ -4,6 +4,7 @@
 use super::db::{is_unique_violation, now, Db};
 use crate::{
     error::{AppError, FieldErrors},
+    input::{self, rules},
     invoices::{
         money::{self, LineInput},
         types::*,
@@ -17,32 +18,68 @@ pub fn today() -> String {
 }
 
 fn check_date(errors: &mut FieldErrors, field: &str, label: &str, value: &str) -> String {
-    let v = value.trim();
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    if time::Date::parse(v, &fmt).is_err() {
-        errors.add(field, format!("Enter the {label} as a date (YYYY-MM-DD)."));
+    match input::date(value) {
+        Ok(d) => d,
+        Err(how) => {
+            errors.add(field, format!("Enter the {label} {how}."));
+            value.trim().to_string()
+        }
     }
-    v.to_string()
 }
 
-fn text(
-    errors: &mut FieldErrors,
-    field: &str,
-    label: &str,
-    value: &str,
-    required: bool,
-    max: usize,
-) -> String {
-    let v = value.trim();
-    if required && v.is_empty() {
-        errors.add(field, format!("Enter the {label}."));
-    } else if v.chars().count() > max {
+fn text(errors: &mut FieldErrors, field: &str, rule: &input::TextRule, value: &str) -> String {
+    input::text(errors, field, rule, value)
+}
+
+/// The currency code typed into `field`, checked: ISO 4217 and money.
+fn check_currency(errors: &mut FieldErrors, field: &str, value: &str) -> String {
+    let currency = value.trim().to_ascii_uppercase();
+    if !money::is_currency(&currency) {
         errors.add(
             field,
-            format!("The {label} can be at most {max} characters."),
+            "Enter a three-letter ISO 4217 currency code, like GBP, EUR or USD.",
         );
     }
-    v.to_string()
+    currency
+}
+
+/// Minor units of an amount that [`money::check_line`] and [`money::TOTAL_MAX`] have bounded.
+fn minor(amount: Decimal, currency: &str) -> Result<i64, AppError> {
+    money::to_minor(amount, currency)
+        .ok_or_else(|| AppError::invalid("lines", "The invoice total is too large."))
+}
+
+/// Fills in the search folds of rows written before migration 006 (or by hand): idempotent, and a
+/// no-op once every row has them.
+pub async fn backfill_folds(db: &Db) -> Result<(), sqlx::Error> {
+    let mut tx = db.pool.begin().await?;
+    let tenants: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, name FROM tenants WHERE name_fold IS NULL")
+            .fetch_all(&mut *tx)
+            .await?;
+    for (id, name) in &tenants {
+        sqlx::query("UPDATE tenants SET name_fold = $1 WHERE id = $2")
+            .bind(input::fold(name))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let invoices: Vec<(i64, String)> =
+        sqlx::query_as("SELECT id, number FROM invoices WHERE number_fold IS NULL")
+            .fetch_all(&mut *tx)
+            .await?;
+    for (id, number) in &invoices {
+        sqlx::query("UPDATE invoices SET number_fold = $1 WHERE id = $2")
+            .bind(input::fold(number))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    if !tenants.is_empty() || !invoices.is_empty() {
+        tracing::info!(tenants = tenants.len(), invoices = invoices.len(), "filled in search folds");
+    }
+    Ok(())
 }
 
 // ---- profile ------------------------------------------------------------------------------------
@@ -72,23 +109,15 @@ pub async fn profile(db: &Db, user_id: i64) -> Result<Profile, AppError> {
 
 pub async fn save_profile(db: &Db, user_id: i64, p: &Profile) -> Result<(), AppError> {
     let mut e = FieldErrors::new();
-    let address = text(&mut e, "address", "address", &p.address, false, 500);
-    let tax_id = text(&mut e, "tax_id", "tax id", &p.tax_id, false, 50);
+    let address = text(&mut e, "address", &rules::ADDRESS, &p.address);
+    let tax_id = text(&mut e, "tax_id", &rules::TAX_ID, &p.tax_id);
     let pay = text(
         &mut e,
         "payment_instructions",
-        "payment instructions",
+        &rules::PAYMENT_INSTRUCTIONS,
         &p.payment_instructions,
-        false,
-        1000,
     );
-    let currency = p.default_currency.trim().to_ascii_uppercase();
-    if !money::is_currency(&currency) {
-        e.add(
-            "default_currency",
-            "Enter a three-letter ISO 4217 currency code, like GBP, EUR or USD.",
-        );
-    }
+    let currency = check_currency(&mut e, "default_currency", &p.default_currency);
     let country = p.default_country.trim().to_ascii_uppercase();
     if country.parse::<phonenumber::country::Id>().is_err() {
         e.add(
@@ -96,14 +125,7 @@ pub async fn save_profile(db: &Db, user_id: i64, p: &Profile) -> Result<(), AppE
             "Enter a two-letter country code, like GB, DE or US.",
         );
     }
-    let prefix = text(
-        &mut e,
-        "invoice_prefix",
-        "invoice number prefix",
-        &p.invoice_prefix,
-        false,
-        20,
-    );
+    let prefix = text(&mut e, "invoice_prefix", &rules::INVOICE_PREFIX, &p.invoice_prefix);
     e.into_result()?;
     profile(db, user_id).await?;
     sqlx::query(
@@ -169,16 +191,17 @@ pub async fn save_property(
     units: &str,
 ) -> Result<i64, AppError> {
     let mut e = FieldErrors::new();
-    let name = text(&mut e, "name", "property name", name, true, 200);
-    let address = text(&mut e, "address", "address", address, false, 500);
-    let unit_names: Vec<String> = units
-        .lines()
-        .map(str::trim)
-        .filter(|u| !u.is_empty())
-        .map(str::to_string)
-        .collect();
-    if unit_names.iter().any(|u| u.chars().count() > 100) {
-        e.add("units", "Unit names can be at most 100 characters.");
+    let name = text(&mut e, "name", &rules::PROPERTY_NAME, name);
+    let address = text(&mut e, "address", &rules::ADDRESS, address);
+    let units = text(&mut e, "units", &rules::UNITS, units);
+    let mut unit_names: Vec<String> = Vec::new();
+    for unit in units.lines().map(str::trim).filter(|u| !u.is_empty()) {
+        let (unit, problem) = input::check_text(&rules::UNIT_NAME, unit);
+        match problem {
+            Some(p) if e.get("units").is_none() => e.add("units", format!("{p} ({unit:.20}…)")),
+            _ if !unit_names.contains(&unit) => unit_names.push(unit),
+            _ => {}
+        }
     }
     e.into_result()?;
     let mut tx = db.pool.begin().await?;
@@ -208,7 +231,19 @@ pub async fn save_property(
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
-    for unit in unit_names.iter().filter(|u| !existing.contains(u)) {
+    let new: Vec<&String> = unit_names.iter().filter(|u| !existing.contains(u)).collect();
+    if existing.len() + new.len() > rules::MAX_UNITS {
+        return Err(AppError::invalid(
+            "units",
+            format!(
+                "A property can have at most {} units; this one has {} and you added {}.",
+                rules::MAX_UNITS,
+                existing.len(),
+                new.len()
+            ),
+        ));
+    }
+    for unit in new {
         sqlx::query("INSERT INTO units (user_id, property_id, name) VALUES ($1, $2, $3)")
             .bind(user_id)
             .bind(id)
@@ -228,6 +263,13 @@ pub fn parse_tenant_phone(raw: &str, country: &str) -> Result<Option<(String, bo
     let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
+    }
+    // libphonenumber reads letters as keypad digits ("1-800-FLOWERS"): a tenant's "O" for "0"
+    // would become someone else's number.
+    if let Some(c) = raw.chars().find(|c| c.is_alphabetic()) {
+        return Err(format!(
+            "A phone number has only digits, spaces, +, - and brackets; remove the \"{c}\"."
+        ));
     }
     let region = country.parse::<phonenumber::country::Id>().ok();
     let number = phonenumber::parse(region, raw).map_err(|_| {
@@ -302,20 +344,24 @@ pub async fn save_tenant(
     }
     let input = &input;
     let mut e = FieldErrors::new();
-    let name = text(&mut e, "name", "tenant's name", &input.name, true, 200);
-    let email = text(&mut e, "email", "email", &input.email, false, 254);
-    if !email.is_empty() && !email_address::EmailAddress::is_valid(&email) {
+    let name = text(&mut e, "name", &rules::TENANT_NAME, &input.name);
+    let email = text(&mut e, "email", &rules::TENANT_EMAIL, &input.email);
+    if !email.is_empty() && e.get("email").is_none() && !crate::input::is_plain_email(&email) {
         e.add(
             "email",
             "Enter a valid email address, like name@example.com, or leave it empty.",
         );
     }
-    let phone = match parse_tenant_phone(&input.phone, &country) {
-        Ok(p) => p,
-        Err(msg) => {
-            e.add("phone", msg);
-            None
-        }
+    let phone_raw = text(&mut e, "phone", &rules::TENANT_PHONE, &input.phone);
+    let phone = match e.get("phone") {
+        Some(_) => None,
+        None => match parse_tenant_phone(&phone_raw, &country) {
+            Ok(p) => p,
+            Err(msg) => {
+                e.add("phone", msg);
+                None
+            }
+        },
     };
     // The property and unit must be this user's, and the unit must be in the property.
     if let Some(pid) = input.property_id {
@@ -347,11 +393,11 @@ pub async fn save_tenant(
     match id {
         Some(id) => {
             let done = sqlx::query(
-                "UPDATE tenants SET name = $1, phone_raw = $2, phone_e164 = $3, phone_is_mobile = $4, email = $5, property_id = $6, unit_id = $7 \
-                 WHERE id = $8 AND user_id = $9",
+                "UPDATE tenants SET name = $1, phone_raw = $2, phone_e164 = $3, phone_is_mobile = $4, email = $5, property_id = $6, unit_id = $7, \
+                 name_fold = $10 WHERE id = $8 AND user_id = $9",
             )
             .bind(&name)
-            .bind(input.phone.trim())
+            .bind(&phone_raw)
             .bind(&e164)
             .bind(mobile as i64)
             .bind(&email)
@@ -359,6 +405,7 @@ pub async fn save_tenant(
             .bind(input.unit_id)
             .bind(id)
             .bind(user_id)
+            .bind(crate::input::fold(&name))
             .execute(&db.pool)
             .await?;
             if done.rows_affected() == 0 {
@@ -367,18 +414,19 @@ pub async fn save_tenant(
             Ok(id)
         }
         None => Ok(sqlx::query_scalar(
-            "INSERT INTO tenants (user_id, name, phone_raw, phone_e164, phone_is_mobile, email, property_id, unit_id, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
+            "INSERT INTO tenants (user_id, name, phone_raw, phone_e164, phone_is_mobile, email, property_id, unit_id, created_at, name_fold) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(user_id)
         .bind(&name)
-        .bind(input.phone.trim())
+        .bind(&phone_raw)
         .bind(&e164)
         .bind(mobile as i64)
         .bind(&email)
         .bind(input.property_id)
         .bind(input.unit_id)
         .bind(now())
+        .bind(crate::input::fold(&name))
         .fetch_one(&db.pool)
         .await?),
     }
@@ -386,82 +434,77 @@ pub async fn save_tenant(
 
 // ---- invoices -----------------------------------------------------------------------------------
 
-/// Validates a draft: returns the lines that count, with their amounts.
-fn check_invoice(
-    d: &InvoiceDraft,
-) -> Result<
-    (
-        String,
-        String,
-        String,
-        String,
-        Vec<(LineInput, Decimal, Decimal)>,
-    ),
-    AppError,
-> {
+/// A draft that passed [`check_invoice`]: normalised text, real dates, and bounded lines.
+#[derive(Debug)]
+struct CheckedInvoice {
+    number: String,
+    issue_date: String,
+    due_date: String,
+    currency: String,
+    notes: String,
+    lines: Vec<money::CheckedLine>,
+    subtotal: i64,
+    tax: i64,
+    total: i64,
+}
+
+/// Validates a draft: every field, every line that is not blank, and the totals.
+fn check_invoice(d: &InvoiceDraft) -> Result<CheckedInvoice, AppError> {
     let mut e = FieldErrors::new();
-    let number = text(&mut e, "number", "invoice number", &d.number, true, 50);
+    let number = text(&mut e, "number", &rules::INVOICE_NUMBER, &d.number);
     let issue = check_date(&mut e, "issue_date", "issue date", &d.issue_date);
     let due = check_date(&mut e, "due_date", "due date", &d.due_date);
     if e.get("issue_date").is_none() && e.get("due_date").is_none() && due < issue {
         e.add("due_date", "The due date cannot be before the issue date.");
     }
-    let currency = d.currency.trim().to_ascii_uppercase();
-    if !money::is_currency(&currency) {
-        e.add(
-            "currency",
-            "Enter a three-letter ISO 4217 currency code, like GBP.",
-        );
-    }
+    let currency = check_currency(&mut e, "currency", &d.currency);
+    let notes = text(&mut e, "notes", &rules::NOTES, &d.notes);
     if d.tenant_id.is_none() {
         e.add("tenant_id", "Choose the tenant this invoice is for.");
     }
-    let mut lines = Vec::new();
-    for (i, l) in d.lines.iter().enumerate().filter(|(_, l)| !l.is_blank()) {
-        let field = |name: &str| format!("lines.{i}.{name}");
-        if l.description.trim().is_empty() {
-            e.add(&field("description"), "Describe this line.");
-        }
-        let q = money::parse(&l.quantity);
-        let p = money::parse(&l.unit_price);
-        let r = if l.tax_rate.trim().is_empty() {
-            Some(Decimal::ZERO)
-        } else {
-            money::parse(&l.tax_rate)
-        };
-        match q {
-            Some(q) if q > Decimal::ZERO => {}
-            _ => e.add(&field("quantity"), "Enter a quantity above zero."),
-        }
-        if p.is_none() {
-            e.add(&field("unit_price"), "Enter a price, like 950 or 950.00.");
-        }
-        match r {
-            Some(r) if r >= Decimal::ZERO && r <= Decimal::ONE_HUNDRED => {}
-            _ => e.add(
-                &field("tax_rate"),
-                "Enter a tax rate from 0 to 100 (percent).",
+    let filled: Vec<(usize, &LineInput)> =
+        d.lines.iter().enumerate().filter(|(_, l)| !l.is_blank()).collect();
+    if filled.len() > rules::MAX_INVOICE_LINES {
+        e.add(
+            "lines",
+            format!(
+                "An invoice can have at most {} lines (this one has {}).",
+                rules::MAX_INVOICE_LINES,
+                filled.len()
             ),
-        }
-        if let (Some(q), Some(p), Some(r)) = (q, p, r) {
-            let (net, tax) = money::line_amounts(q, p, r, &currency);
-            let input = LineInput {
-                description: l.description.trim().to_string(),
-                quantity: q.normalize().to_string(),
-                unit_price: p.to_string(),
-                tax_rate: r.normalize().to_string(),
-            };
-            lines.push((input, net, tax));
-        }
+        );
+        return Err(AppError::Invalid(e));
     }
+    let lines: Vec<money::CheckedLine> = filled
+        .iter()
+        .filter_map(|(i, l)| money::check_line(&mut e, &format!("lines.{i}"), l, &currency))
+        .collect();
     if lines.is_empty() && e.is_empty() {
         e.add(
             "lines",
             "Add at least one line with a description, a quantity and a price.",
         );
     }
+    let subtotal: Decimal = lines.iter().map(|l| l.net).sum();
+    let tax: Decimal = lines.iter().map(|l| l.tax).sum();
+    if e.is_empty() && subtotal + tax > money::TOTAL_MAX {
+        e.add(
+            "lines",
+            "The invoice total can be at most 10,000,000,000,000. Split it into several invoices.",
+        );
+    }
     e.into_result()?;
-    Ok((number, issue, due, currency, lines))
+    Ok(CheckedInvoice {
+        subtotal: minor(subtotal, &currency)?,
+        tax: minor(tax, &currency)?,
+        total: minor(subtotal + tax, &currency)?,
+        number,
+        issue_date: issue,
+        due_date: due,
+        currency,
+        notes,
+        lines,
+    })
 }
 
 /// The next invoice number for the user (prefix + four digits), without using it.
@@ -496,7 +539,17 @@ pub async fn save_invoice(
     d: &InvoiceDraft,
     issue: bool,
 ) -> Result<i64, AppError> {
-    let (number, issue_date, due_date, currency, lines) = check_invoice(d)?;
+    let CheckedInvoice {
+        number,
+        issue_date,
+        due_date,
+        currency,
+        notes,
+        lines,
+        subtotal,
+        tax,
+        total,
+    } = check_invoice(d)?;
     let tenant_id = d.tenant_id.unwrap_or_default();
     let owned: Option<i64> =
         sqlx::query_scalar("SELECT id FROM tenants WHERE id = $1 AND user_id = $2")
@@ -510,8 +563,6 @@ pub async fn save_invoice(
             "Choose one of your tenants.",
         ));
     }
-    let subtotal: Decimal = lines.iter().map(|l| l.1).sum();
-    let tax: Decimal = lines.iter().map(|l| l.2).sum();
     let ts = now();
     let mut tx = db.pool.begin().await?;
     let id = match d.id {
@@ -528,7 +579,7 @@ pub async fn save_invoice(
             if !status.editable() {
                 return Err(AppError::invalid(
                     "form",
-                    format!("A {} invoice can no longer be changed.", status.as_str()),
+                    format!("{} invoice can no longer be changed.", status.with_article(true)),
                 ));
             }
             let new_status = if issue && status == Status::Draft {
@@ -538,21 +589,23 @@ pub async fn save_invoice(
             };
             let r = sqlx::query(
                 "UPDATE invoices SET number = $1, tenant_id = $2, issue_date = $3, due_date = $4, currency = $5, notes = $6, \
-                 subtotal_minor = $7, tax_minor = $8, total_minor = $9, status = $10, updated_at = $11 WHERE id = $12 AND user_id = $13",
+                 subtotal_minor = $7, tax_minor = $8, total_minor = $9, status = $10, updated_at = $11, number_fold = $14 \
+                 WHERE id = $12 AND user_id = $13",
             )
             .bind(&number)
             .bind(tenant_id)
             .bind(&issue_date)
             .bind(&due_date)
             .bind(&currency)
-            .bind(d.notes.trim())
-            .bind(money::to_minor(subtotal, &currency))
-            .bind(money::to_minor(tax, &currency))
-            .bind(money::to_minor(subtotal + tax, &currency))
+            .bind(&notes)
+            .bind(subtotal)
+            .bind(tax)
+            .bind(total)
             .bind(new_status.as_str())
             .bind(ts)
             .bind(id)
             .bind(user_id)
+            .bind(input::fold(&number))
             .execute(&mut *tx)
             .await;
             match r {
@@ -573,7 +626,7 @@ pub async fn save_invoice(
         None => {
             let r = sqlx::query_scalar(
                 "INSERT INTO invoices (user_id, number, tenant_id, issue_date, due_date, currency, status, notes, subtotal_minor, tax_minor, \
-                 total_minor, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12) RETURNING id",
+                 total_minor, created_at, updated_at, number_fold) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$12,$13) RETURNING id",
             )
             .bind(user_id)
             .bind(&number)
@@ -582,11 +635,12 @@ pub async fn save_invoice(
             .bind(&due_date)
             .bind(&currency)
             .bind(if issue { "issued" } else { "draft" })
-            .bind(d.notes.trim())
-            .bind(money::to_minor(subtotal, &currency))
-            .bind(money::to_minor(tax, &currency))
-            .bind(money::to_minor(subtotal + tax, &currency))
+            .bind(&notes)
+            .bind(subtotal)
+            .bind(tax)
+            .bind(total)
             .bind(ts)
+            .bind(input::fold(&number))
             .fetch_one(&mut *tx)
             .await;
             let id: i64 = match r {
@@ -608,7 +662,8 @@ pub async fn save_invoice(
             id
         }
     };
-    for (i, (l, net, tax)) in lines.iter().enumerate() {
+    for (i, line) in lines.iter().enumerate() {
+        let l = &line.input;
         sqlx::query(
             "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit_price, tax_rate, net_minor, tax_minor) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -619,8 +674,8 @@ pub async fn save_invoice(
         .bind(&l.quantity)
         .bind(&l.unit_price)
         .bind(&l.tax_rate)
-        .bind(money::to_minor(*net, &currency))
-        .bind(money::to_minor(*tax, &currency))
+        .bind(minor(line.net, &currency)?)
+        .bind(minor(line.tax, &currency)?)
         .execute(&mut *tx)
         .await?;
     }
@@ -642,8 +697,8 @@ pub async fn set_status(db: &Db, user_id: i64, id: i64, next: Status) -> Result<
         return Err(AppError::invalid(
             "form",
             format!(
-                "A {} invoice cannot become {}.",
-                current.as_str(),
+                "{} invoice cannot become {}.",
+                current.with_article(true),
                 next.as_str()
             ),
         ));
@@ -669,21 +724,17 @@ pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList
     if !q.q.is_empty() {
         args.push(format!(
             "%{}%",
-            q.q.replace('\\', "\\\\")
+            input::fold(&q.q)
+                .replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         ));
         let n = args.len() + 1;
         // Tenants are few: match their names first, then invoices by tenant id or by number.
-        // Case-insensitive: SQLite's LIKE already is (for ASCII); PostgreSQL has ILIKE.
-        let like = if db.backend == super::db::Backend::Postgres {
-            "ILIKE"
-        } else {
-            "LIKE"
-        };
+        // Case-insensitive in every script: both sides are folded by `input::fold`.
         filter.push_str(&format!(
-            " AND (i.number {like} ${n} ESCAPE '\\' OR i.tenant_id IN \
-             (SELECT id FROM tenants WHERE user_id = $1 AND name {like} ${n} ESCAPE '\\'))"
+            " AND (i.number_fold LIKE ${n} ESCAPE '\\' OR i.tenant_id IN \
+             (SELECT id FROM tenants WHERE user_id = $1 AND name_fold LIKE ${n} ESCAPE '\\'))"
         ));
     }
     match q.status.as_str() {
@@ -863,7 +914,7 @@ pub async fn detail(db: &Db, user_id: i64, id: i64) -> Result<InvoiceDetail, App
             let q = money::parse(&l.quantity).unwrap_or_default();
             let p = money::parse(&l.unit_price).unwrap_or_default();
             let t = money::parse(&l.tax_rate).unwrap_or_default();
-            let (net, _) = money::line_amounts(q, p, t, &cur);
+            let (net, _) = money::line_amounts(q, p, t, &cur).unwrap_or_default();
             LineView {
                 description: l.description.clone(),
                 quantity: l.quantity.clone(),
@@ -945,11 +996,42 @@ pub async fn pdf(db: &Db, user_id: i64, id: i64) -> Result<(String, Vec<u8>), Ap
         payment_instructions: Some(p.payment_instructions).filter(|s| !s.is_empty()),
         notes: Some(d.notes).filter(|s| !s.is_empty()),
     };
-    let bytes = tokio::task::spawn_blocking(move || invoice_pdf::render(&inv))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(AppError::internal)?;
-    Ok((format!("{}.pdf", d.number), bytes))
+    Ok((format!("{}.pdf", d.number), render_pdf(inv).await?))
+}
+
+/// How long one PDF may take to draw. Inputs are bounded so that the largest invoice takes
+/// milliseconds; this only stops a render that has gone wrong from holding a core.
+const PDF_RENDER_BUDGET: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a request waits for a free render slot before it is told to try again.
+const PDF_QUEUE_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Renders on the blocking pool, at most one PDF per core at a time (pages, downloads and the
+/// outbox share the slots), each within [`PDF_RENDER_BUDGET`]. A client that hangs up cannot
+/// leave more renders running than there are slots, and none runs past its budget.
+pub async fn render_pdf(inv: invoice_pdf::Invoice) -> Result<Vec<u8>, AppError> {
+    use std::sync::OnceLock;
+    use tokio::sync::Semaphore;
+    static SLOTS: OnceLock<Semaphore> = OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()).min(8))
+    });
+    let permit = match tokio::time::timeout(PDF_QUEUE_WAIT, slots.acquire()).await {
+        Ok(Ok(permit)) => permit,
+        Ok(Err(e)) => return Err(AppError::internal(format_args!("PDF slots closed: {e}"))),
+        Err(_) => {
+            tracing::warn!("every PDF slot stayed busy for {PDF_QUEUE_WAIT:?}");
+            return Err(AppError::Busy { retry_after_secs: 5 });
+        }
+    };
+    let deadline = std::time::Instant::now() + PDF_RENDER_BUDGET;
+    let number = inv.number.clone();
+    let rendered = tokio::task::spawn_blocking(move || {
+        let _permit = permit; // held until the render ends, even if the request is gone
+        invoice_pdf::render_within(&inv, deadline)
+    })
+    .await
+    .map_err(AppError::internal)?;
+    rendered.map_err(|e| AppError::internal(format_args!("PDF of invoice {number}: {e}")))
 }
 
 fn capitalize(s: &str) -> String {
@@ -1125,9 +1207,9 @@ mod tests {
 
     #[test]
     fn invoice_checks() {
-        let (_, _, _, cur, lines) = check_invoice(&draft()).unwrap();
-        assert_eq!(cur, "GBP");
-        assert_eq!(lines.len(), 1, "blank lines are ignored");
+        let checked = check_invoice(&draft()).unwrap();
+        assert_eq!(checked.currency, "GBP");
+        assert_eq!(checked.lines.len(), 1, "blank lines are ignored");
         let mut bad = draft();
         bad.due_date = "2026-10-01".into();
         bad.currency = "POUNDS".into();

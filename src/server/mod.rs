@@ -48,6 +48,7 @@ pub async fn prepare(
 ) -> anyhow::Result<AppState> {
     let db = db::Db::connect(&config.database_url).await?;
     db.migrate().await?;
+    invoices::backfill_folds(&db).await?;
     db.optimize().await?;
     let whatsapp = whatsapp::WhatsAppService::start(&config, leptos_options.site_addr).await?;
     let outbox = outbox::Outbox::new(config.outbox.clone());
@@ -91,6 +92,7 @@ pub fn router(state: AppState) -> Router {
             leptos::nonce::provide_nonce,
             shell,
         ))
+        .layer(from_fn(security::server_fn_status))
         .layer(from_fn(security::page_gate))
         .layer(sessions)
         .layer(from_fn_with_state(state.clone(), security::refuse_cross_origin))
@@ -173,10 +175,11 @@ async fn invoice_pdf(
             h.insert("x-frame-options", HeaderValue::from_static("SAMEORIGIN"));
             res
         }
-        Err(crate::error::AppError::NotFound) => {
-            (StatusCode::NOT_FOUND, "Not found.").into_response()
-        }
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Err(e) => (
+            StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            e.to_string(),
+        )
+            .into_response(),
     }
 }
 
@@ -317,11 +320,7 @@ pub async fn finish<T>(
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
             };
-            if let Ok(session) = session().await {
-                if let Err(e) = session.insert(FLASH_KEY, flash).await {
-                    tracing::warn!(error = %e, "could not keep a form error for the page");
-                }
-            }
+            keep_flash(flash).await;
         }
     }
     result
@@ -354,17 +353,94 @@ fn referer_path() -> String {
             }
             path
         })
-        .filter(|p| crate::auth::validate::safe_next(Some(p)) == p)
+        .filter(|p| crate::auth::validate::safe_next(Some(p)) == *p)
         .unwrap_or_else(|| "/".to_string())
 }
 
-/// Takes (once) the flash a failed plain form post left for `form`.
+/// The cookie that carries a visitor's form flash while they have no session (log-in, sign-up).
+const FLASH_COOKIE: &str = "axis_flash";
+/// Browsers keep cookies of about 4 KB; a flash larger than this keeps its error but not the values.
+const FLASH_COOKIE_MAX: usize = 3_500;
+
+/// Keeps a flash for the next page: in the session of a signed-in user, and for a visitor in a
+/// short-lived encrypted cookie, so that anonymous form posts never create session rows (anyone
+/// could otherwise fill the sessions table with failed log-ins).
+async fn keep_flash(mut flash: FormFlash) {
+    let Ok(session) = session().await else { return };
+    if matches!(session.get::<i64>(auth::SESSION_USER_KEY).await, Ok(Some(_))) {
+        if let Err(e) = session.insert(FLASH_KEY, flash).await {
+            tracing::warn!(error = %e, "could not keep a form error for the page");
+        }
+        return;
+    }
+    let (Ok(state), Some(res)) = (app_state(), use_context::<ResponseOptions>()) else {
+        return;
+    };
+    let seal = |f: &FormFlash| {
+        serde_json::to_string(f)
+            .map(|json| state.whatsapp.keyring.encrypt(&json, FLASH_COOKIE))
+            .unwrap_or_default()
+    };
+    let mut sealed = seal(&flash);
+    if sealed.len() > FLASH_COOKIE_MAX {
+        flash.values.clear();
+        sealed = seal(&flash);
+    }
+    set_flash_cookie(&res, &state, &sealed, 300);
+}
+
+fn set_flash_cookie(res: &ResponseOptions, state: &AppState, value: &str, max_age_secs: i64) {
+    let cookie = tower_sessions::cookie::Cookie::build((FLASH_COOKIE, value.to_string()))
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.config.public_is_https())
+        .max_age(time::Duration::seconds(max_age_secs))
+        .build();
+    if let Ok(v) = axum::http::HeaderValue::from_str(&cookie.to_string()) {
+        res.append_header(header::SET_COOKIE, v);
+    }
+}
+
+/// Takes (once) the flash a failed plain form post left for `form`: from the session, or from a
+/// visitor's flash cookie.
 pub async fn take_flash(form: &str) -> Result<Option<FormFlash>, AppError> {
     let session = session().await?;
     let flash: Option<FormFlash> = session.get(FLASH_KEY).await?;
     match flash {
         Some(f) if f.form == form => {
             session.remove_value(FLASH_KEY).await?;
+            return Ok(Some(f));
+        }
+        Some(_) => return Ok(None),
+        None => {}
+    }
+    let sealed = use_context::<axum::http::request::Parts>().and_then(|p| {
+        p.headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| tower_sessions::cookie::Cookie::split_parse(v.to_string()))
+            .filter_map(Result::ok)
+            .find(|c| c.name() == FLASH_COOKIE)
+            .map(|c| c.value().to_string())
+    });
+    let Some(sealed) = sealed else { return Ok(None) };
+    let state = app_state()?;
+    let flash = state
+        .whatsapp
+        .keyring
+        .decrypt(&sealed, FLASH_COOKIE)
+        .ok()
+        .and_then(|json| {
+            use secrecy::ExposeSecret;
+            serde_json::from_str::<FormFlash>(json.expose_secret()).ok()
+        });
+    match flash {
+        Some(f) if f.form == form => {
+            if let Some(res) = use_context::<ResponseOptions>() {
+                set_flash_cookie(&res, &state, "", 0);
+            }
             Ok(Some(f))
         }
         _ => Ok(None),

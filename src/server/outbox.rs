@@ -772,6 +772,16 @@ pub async fn news(db: &Db, user_id: i64, ids: &[i64]) -> Result<SendNews, AppErr
 
 /// Every send of an invoice, newest first, with its attempts.
 pub async fn history(db: &Db, user_id: i64, invoice_id: i64) -> Result<Vec<SendView>, AppError> {
+    // Another user's invoice is "not found", not an empty history.
+    let owned: Option<i64> =
+        sqlx::query_scalar("SELECT id FROM invoices WHERE id = $1 AND user_id = $2")
+            .bind(invoice_id)
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    if owned.is_none() {
+        return Err(AppError::NotFound);
+    }
     let rows = sqlx::query(
         "SELECT s.id, s.invoice_id, s.state, s.kind, s.error_title, s.error_anchor, s.retrying, s.updated_at, \
          s.recipient, s.created_at, s.wamid, s.error_code, s.error_detail, s.accepted_at, s.sent_at, s.delivered_at, \

@@ -56,13 +56,17 @@ pub async fn refuse_cross_origin(
 pub fn same_origin(headers: &HeaderMap, public_origin: &str) -> bool {
     match headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
         Some(origin) => {
-            if origin == public_origin {
+            if origin.eq_ignore_ascii_case(public_origin) {
                 return true;
             }
-            // Same host the request was addressed to (local runs, tests, several hostnames).
+            // Same host the request was addressed to (local runs, tests, several hostnames), and
+            // the scheme this site is served with: `http://crm.example` is another origin than
+            // `https://crm.example`, and a page there must not post here.
+            let scheme = public_origin.split_once("://").map(|(s, _)| s);
             let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-            let origin_host = origin.split_once("://").map(|(_, rest)| rest);
-            matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+            let origin_parts = origin.split_once("://");
+            matches!((origin_parts, scheme, host),
+                (Some((os, oh)), Some(s), Some(h)) if os.eq_ignore_ascii_case(s) && oh.eq_ignore_ascii_case(h))
         }
         None => !matches!(
             headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
@@ -142,6 +146,7 @@ pub async fn security_headers(
     req: Request<Body>,
     next: Next,
 ) -> Response {
+    let cacheable = is_static_asset(req.uri().path());
     let res = next.run(req).await;
     let is_html = res
         .headers()
@@ -153,8 +158,7 @@ pub async fn security_headers(
         match axum::body::to_bytes(body, 16 * 1024 * 1024).await {
             Ok(bytes) => {
                 let opts = &state.leptos_options;
-                let dev_reload =
-                    (opts.env == leptos::config::Env::DEV).then_some(opts.reload_port as u16);
+                let dev_reload = dev_reload_port(opts);
                 let csp = match find_nonce(&bytes) {
                     Some(nonce) => page_csp(nonce, dev_reload),
                     None => page_csp("", dev_reload).replace(" 'nonce-'", ""),
@@ -198,7 +202,88 @@ pub async fn security_headers(
             HeaderValue::from_static(STATIC_CSP),
         );
     }
+    if !cacheable && !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     res
+}
+
+/// The largest request body a server function reads (the largest form, an invoice of 50 lines with
+/// every field full, is about a tenth of this).
+pub const API_BODY_LIMIT: usize = 1024 * 1024;
+
+/// Server functions answer every error with 500 (server_fn's own choice), also when the request
+/// itself was bad: missing or malformed arguments never reach our code, so `finish()` cannot set
+/// the status. This reads the `AppError` such an answer carries and gives it its own status (400
+/// for arguments, 401, 404, 422…), and logs client errors as warnings, not as internal errors.
+///
+/// It also bounds what a server function reads: a body over [`API_BODY_LIMIT`] is answered 413
+/// before any of it is parsed.
+pub async fn server_fn_status(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_string();
+    if !path.starts_with("/api/") {
+        return next.run(req).await;
+    }
+    let too_large = || {
+        tracing::warn!(%path, limit = API_BODY_LIMIT, "refused a request body over the limit");
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            axum::Json(crate::error::AppError::invalid(
+                "form",
+                "This form is far larger than any form of Axis CRM can be, and was not read.",
+            )),
+        )
+            .into_response()
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > API_BODY_LIMIT) {
+        return too_large();
+    }
+    let (parts, body) = req.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, API_BODY_LIMIT).await else {
+        return too_large();
+    };
+    let res = next.run(Request::from_parts(parts, Body::from(body))).await;
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res.headers().contains_key("serverfnerror")
+    {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "Internal error").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<crate::error::AppError>(&bytes) {
+        let status = StatusCode::from_u16(error.status_code())
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status.is_client_error() {
+            tracing::warn!(%path, status = status.as_u16(), error = %error, "server function refused a request");
+        }
+        parts.status = status;
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The port of cargo-leptos's live-reload socket, which the page CSP must allow: only in a debug
+/// build run in development. A release build never reloads itself, whatever `LEPTOS_ENV` says.
+fn dev_reload_port(opts: &leptos::config::LeptosOptions) -> Option<u16> {
+    (cfg!(debug_assertions) && opts.env == leptos::config::Env::DEV)
+        .then_some(opts.reload_port as u16)
+}
+
+/// Whether a response may be kept by the browser or a shared cache: the hashed or static assets
+/// (`/pkg/`, fonts, files with an extension) may; pages, server-function answers and PDFs carry
+/// personal data and must not.
+fn is_static_asset(path: &str) -> bool {
+    path.starts_with("/pkg/")
+        || path.starts_with("/fonts/")
+        || (classify(path) == Access::NotAPage
+            && !path.starts_with("/api/")
+            && !path.starts_with("/webhooks/"))
 }
 
 /// The first `nonce="…"` in a page (leptos gives every script of one response the same nonce).
@@ -236,12 +321,22 @@ mod tests {
             &headers(&[("origin", "https://crm.example")]),
             public
         ));
+        assert!(
+            same_origin(
+                &headers(&[
+                    ("origin", "https://crm-2.example"),
+                    ("host", "crm-2.example")
+                ]),
+                public
+            ),
+            "another hostname of the same deployment"
+        );
         assert!(same_origin(
             &headers(&[
                 ("origin", "http://127.0.0.1:3000"),
                 ("host", "127.0.0.1:3000")
             ]),
-            public
+            "http://127.0.0.1:3000"
         ));
         assert!(!same_origin(
             &headers(&[("origin", "https://evil.example"), ("host", "crm.example")]),
@@ -249,6 +344,17 @@ mod tests {
         ));
         assert!(!same_origin(
             &headers(&[("origin", "null"), ("host", "crm.example")]),
+            public
+        ));
+        assert!(
+            !same_origin(
+                &headers(&[("origin", "http://crm.example"), ("host", "crm.example")]),
+                public
+            ),
+            "the scheme is part of the origin"
+        );
+        assert!(!same_origin(
+            &headers(&[("origin", "http://crm.example")]),
             public
         ));
         assert!(
@@ -295,5 +401,15 @@ mod tests {
         assert!(!csp.contains("unsafe-inline"));
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(page_csp("n", Some(3001)).contains("ws://127.0.0.1:3001"));
+    }
+
+    #[test]
+    fn only_assets_may_be_cached() {
+        for asset in ["/pkg/axis-crm.wasm", "/fonts/noto-sans-arabic.ttf", "/favicon.svg"] {
+            assert!(is_static_asset(asset), "{asset}");
+        }
+        for private in ["/invoices", "/invoices/3/pdf", "/api/login", "/settings", "/", "/webhooks/whatsapp/x"] {
+            assert!(!is_static_asset(private), "{private}");
+        }
     }
 }

@@ -339,8 +339,23 @@ pub async fn ingest(
     Ok(())
 }
 
+/// How far back an event's own time may be: Meta retries a delivery for up to 7 days.
+const EVENT_MAX_AGE_SECS: i64 = 30 * 24 * 3600;
+/// How far ahead of our clock an event's time may be (clock skew).
+const EVENT_MAX_SKEW_SECS: i64 = 300;
+
+/// An event's Unix time as Meta sent it, when it is plausible; otherwise the time it arrived. A
+/// timestamp is only the sender's word: one from 1970 or 2999 would misorder ticks, open a
+/// 24-hour window that never closes, or end one that is open.
 fn unix(ts: &Option<String>, now: i64) -> i64 {
-    ts.as_deref().and_then(|t| t.parse().ok()).unwrap_or(now)
+    let Some(raw) = ts.as_deref() else { return now };
+    match raw.parse::<i64>() {
+        Ok(t) if (now - EVENT_MAX_AGE_SECS..=now + EVENT_MAX_SKEW_SECS).contains(&t) => t,
+        _ => {
+            tracing::warn!(timestamp = %raw.chars().take(40).collect::<String>(), "webhook event time is implausible; using the time it arrived");
+            now
+        }
+    }
 }
 
 /// Applies one status. Returns true when a refused document was queued again as a template.
@@ -578,6 +593,19 @@ async fn template_status(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_times_are_checked_for_sanity() {
+        let now = 1_780_000_000;
+        let t = |s: &str| unix(&Some(s.to_string()), now);
+        assert_eq!(t("1779999000"), 1_779_999_000, "a recent time is kept");
+        assert_eq!(t(&(now + 60).to_string()), now + 60, "a little clock skew is fine");
+        for implausible in ["0", "-1", "1", "99999999999", "9223372036854775807", "1e9", "soon", ""] {
+            assert_eq!(t(implausible), now, "{implausible}");
+        }
+        assert_eq!(t(&(now - 31 * 24 * 3600).to_string()), now, "older than any retry");
+        assert_eq!(unix(&None, now), now);
+    }
 
     #[test]
     fn reads_a_batched_envelope() {

@@ -3,7 +3,7 @@
 //! templates, webhooks and usage sections of the settings page.
 
 use super::sending::*;
-use crate::components::form::{use_flash, FormMessage, FormState};
+use crate::components::form::{use_flash, ErrorNotice, FormMessage, FormState};
 use crate::whatsapp::ProblemBox;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
@@ -192,7 +192,7 @@ pub fn SendInvoicePage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let form = FormState::new(send.value(), flash.await);
                 match preview.await {
-                    Err(e) => view! { <h1>"Send via WhatsApp"</h1><p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e heading="Send via WhatsApp"/> }.into_any(),
                     Ok(p) => view! {
                         <div class="page-head">
                             <h1>{format!("Send invoice {} via WhatsApp", p.number)}</h1>
@@ -296,7 +296,7 @@ pub fn SendHistory(invoice_id: i64) -> impl IntoView {
             <Transition fallback=|| view! { <p>"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match history.await {
-                        Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                        Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="muted">"Not sent over WhatsApp yet."</p> }.into_any(),
                         Ok(list) => view! {
                             <ol class="sends">
@@ -383,7 +383,7 @@ pub fn TenantMessagesPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 let form = FormState::new(reply.value(), flash.await);
                 match data.await {
-                    Err(e) => view! { <h1>"Tenant"</h1><p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e heading="Tenant"/> }.into_any(),
                     Ok(t) => view! {
                         <div class="page-head">
                             <h1>{t.name.clone()}</h1>
@@ -464,7 +464,7 @@ pub fn SendingSection() -> impl IntoView {
                 let refresh_form = FormState::new(refresh.value(), None);
                 let choose_form = FormState::new(choose.value(), None);
                 match data.await {
-                    Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
+                    Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                     Ok(s) => {
                         let usable: Vec<TemplateView> = s.templates.iter().filter(|t| t.unusable.is_none() && t.status == "APPROVED").cloned().collect();
                         view! {

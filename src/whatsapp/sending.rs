@@ -218,7 +218,7 @@ pub async fn send_invoice(
         let user = srv::require_user_id().await?;
         let id = outbox::queue(&st, user, invoice_id, again.is_some()).await?;
         // Back to the table, where the row now shows "queued" (or to the wizard that sent it).
-        leptos_axum::redirect(crate::auth::validate::safe_next(next.as_deref()));
+        leptos_axum::redirect(&crate::auth::validate::safe_next(next.as_deref()));
         Ok(id)
     }
     .await;

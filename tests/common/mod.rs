@@ -119,6 +119,7 @@ impl TestApp {
         Browser {
             app: self,
             cookie: None,
+            others: Vec::new(),
             ip: None,
         }
     }
@@ -210,10 +211,14 @@ impl Resp {
     }
 }
 
-/// Keeps the session cookie between requests, like a browser.
+/// Keeps the session cookie (and any other cookie, like a visitor's form flash) between requests,
+/// like a browser.
 pub struct Browser<'a> {
     pub app: &'a TestApp,
+    /// The session cookie's value.
     pub cookie: Option<String>,
+    /// Every other cookie the app set: (name, value).
+    pub others: Vec<(String, String)>,
     pub ip: Option<String>,
 }
 
@@ -228,10 +233,18 @@ impl Browser<'_> {
     fn keep_cookie(&mut self, resp: &Resp) {
         for value in resp.headers.get_all(header::SET_COOKIE) {
             let value = value.to_str().unwrap();
-            if let Some(rest) = value.strip_prefix(&format!("{}=", server::SESSION_COOKIE)) {
-                let id = rest.split(';').next().unwrap_or_default();
-                let removed = value.contains("Max-Age=0") || id.is_empty();
+            let Some((name, rest)) = value.split_once('=') else {
+                continue;
+            };
+            let id = rest.split(';').next().unwrap_or_default();
+            let removed = value.contains("Max-Age=0") || id.is_empty();
+            if name == server::SESSION_COOKIE {
                 self.cookie = if removed { None } else { Some(id.to_string()) };
+            } else {
+                self.others.retain(|(n, _)| n != name);
+                if !removed {
+                    self.others.push((name.to_string(), id.to_string()));
+                }
             }
         }
     }
@@ -241,8 +254,14 @@ impl Browser<'_> {
             .method(method)
             .uri(path)
             .header(header::HOST, HOST);
-        if let Some(c) = &self.cookie {
-            b = b.header(header::COOKIE, format!("{}={c}", server::SESSION_COOKIE));
+        let mut cookies: Vec<String> = self
+            .cookie
+            .iter()
+            .map(|c| format!("{}={c}", server::SESSION_COOKIE))
+            .collect();
+        cookies.extend(self.others.iter().map(|(n, v)| format!("{n}={v}")));
+        if !cookies.is_empty() {
+            b = b.header(header::COOKIE, cookies.join("; "));
         }
         if let Some(ip) = &self.ip {
             b = b.header("x-forwarded-for", ip);
@@ -394,8 +413,8 @@ pub async fn seed_issued_invoices(
     let mut ids = Vec::with_capacity(count);
     for i in 1..=count {
         let tenant: i64 = sqlx::query_scalar(
-            "INSERT INTO tenants (user_id, name, phone_raw, phone_e164, phone_is_mobile, created_at) \
-             VALUES ($1, $2, $3, $3, 1, $4) RETURNING id",
+            "INSERT INTO tenants (user_id, name, phone_raw, phone_e164, phone_is_mobile, created_at, name_fold) \
+             VALUES ($1, $2, $3, $3, 1, $4, lower($2)) RETURNING id",
         )
         .bind(user_id)
         .bind(format!("Tenant {number_prefix}{i:05}"))
@@ -407,8 +426,8 @@ pub async fn seed_issued_invoices(
         let total = 100_000 + (i as i64 * 7919) % 50_000;
         let invoice: i64 = sqlx::query_scalar(
             "INSERT INTO invoices (user_id, number, tenant_id, issue_date, due_date, currency, status, \
-             subtotal_minor, tax_minor, total_minor, created_at, updated_at) \
-             VALUES ($1, $2, $3, '2026-11-01', '2026-12-01', 'GBP', 'issued', $4, 0, $4, $5, $5) RETURNING id",
+             subtotal_minor, tax_minor, total_minor, created_at, updated_at, number_fold) \
+             VALUES ($1, $2, $3, '2026-11-01', '2026-12-01', 'GBP', 'issued', $4, 0, $4, $5, $5, lower($2)) RETURNING id",
         )
         .bind(user_id)
         .bind(format!("{number_prefix}{i:05}"))

@@ -1315,30 +1315,6 @@ mod tests {
     }
 
     #[test]
-    fn layout_time_grows_linearly_with_a_long_word() {
-        // Notes of one unbroken word, the second 8 times as long as the first. Linear layout
-        // takes ~8 times as long for it; the quadratic one took ~20 times as long (debug build,
-        // where shaping itself is slow enough to hide the quadratic part in shorter words).
-        let time = |chars: usize| {
-            let mut inv = sample();
-            inv.notes = Some(filled(&["abcdefghij"], chars));
-            (0..3)
-                .map(|_| {
-                    let t = Instant::now();
-                    layout(&inv, None).unwrap();
-                    t.elapsed()
-                })
-                .min()
-                .unwrap()
-        };
-        let (short, long) = (time(5_000), time(40_000));
-        assert!(
-            long < short * 13,
-            "{short:?} for 5,000 characters, {long:?} for 40,000"
-        );
-    }
-
-    #[test]
     fn long_words_break_to_fit_every_field() {
         let word = filled(&["https://example.com/", "0123456789abcdefghij"], 300);
         let mut inv = sample();
