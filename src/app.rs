@@ -2,9 +2,11 @@
 
 use crate::{
     auth::{Auth, LoginPage, SignupPage},
+    help::{
+        notes::NotesPage, providers::ProvidersPage, troubleshooting::TroubleshootingPage, HelpPage,
+    },
     invoices::pages::InvoicesPage,
     invoices::pages::{InvoiceDetailPage, InvoiceFormPage, PropertiesPage, TenantsPage},
-    help::{notes::NotesPage, providers::ProvidersPage, troubleshooting::TroubleshootingPage, HelpPage},
     onboarding::{SetupBanner, WizardPage},
     pages::{not_found::NotFound, settings::SettingsPage},
     whatsapp::{SendInvoicePage, TenantMessagesPage, WhatsAppSettingsPage},

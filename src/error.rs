@@ -82,7 +82,9 @@ pub enum AppError {
     #[error("Too many attempts. Please wait {retry_after_secs} seconds and try again.")]
     Throttled { retry_after_secs: u64 },
     /// The server is at its limit for this kind of work (drawing PDFs); nothing was changed.
-    #[error("Axis CRM is busy drawing other invoices. Please try again in {retry_after_secs} seconds.")]
+    #[error(
+        "Axis CRM is busy drawing other invoices. Please try again in {retry_after_secs} seconds."
+    )]
     Busy { retry_after_secs: u64 },
     /// WhatsApp (Meta's Graph API) refused or failed; nothing was changed.
     #[error("{}: {}", .0.title, .0.explanation)]

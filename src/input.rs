@@ -104,7 +104,10 @@ fn capitalized(label: &str) -> String {
 /// endings folded to `\n`, tabs as spaces, trailing spaces of each line removed).
 pub fn check_text(rule: &TextRule, value: &str) -> (String, Option<String>) {
     let multiline = rule.lines > 1;
-    let folded = value.replace("\r\n", "\n").replace(['\r'], "\n").replace('\t', " ");
+    let folded = value
+        .replace("\r\n", "\n")
+        .replace(['\r'], "\n")
+        .replace('\t', " ");
     let v = if multiline {
         folded
             .lines()
@@ -298,6 +301,10 @@ pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2099;
 
 /// A real calendar date in [`YEARS`], typed as `YYYY-MM-DD` (what a date input sends). Returns
 /// it in that exact form, so dates compare correctly as text.
+///
+/// Written out rather than taken from `time`: the browser runs this check too, `time` is a
+/// server-only dependency, and the rule is the Gregorian month lengths and nothing more. A
+/// property test holds it to `time::Date` for every input.
 pub fn date(input: &str) -> Result<String, String> {
     let v = input.trim();
     let b = v.as_bytes();
@@ -349,7 +356,9 @@ pub fn is_plain_email(email: &str) -> bool {
         allow_long_local_parts: false,
     };
     email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || is_forbidden(c, false))
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || is_forbidden(c, false))
         && email_address::EmailAddress::parse_with_options(email, options)
             .is_ok_and(|a| a.as_str() == email)
 }
@@ -366,7 +375,8 @@ pub fn is_plain_email(email: &str) -> bool {
 /// resolved path and query, so what a browser follows is exactly what was checked.
 #[cfg(feature = "ssr")]
 pub fn next_path(next: Option<&str>, fallback: &str) -> String {
-    next.and_then(local_path).unwrap_or_else(|| fallback.to_string())
+    next.and_then(local_path)
+        .unwrap_or_else(|| fallback.to_string())
 }
 
 #[cfg(feature = "ssr")]
@@ -429,7 +439,8 @@ mod tests {
             assert!(p.contains(&format!("U+{:04X}", c as u32)), "{p}");
         }
         // What real names and scripts need stays: ZWJ and ZWNJ (Indic, Persian), accents.
-        for ok in ["می‌خواهم", "क्‍ष", "Zoë O'Brien-Łukasz", "محمد الأحمد"] {
+        for ok in ["می‌خواهم", "क्‍ष", "Zoë O'Brien-Łukasz", "محمد الأحمد"]
+        {
             assert_eq!(check_text(&rules::TENANT_NAME, ok).1, None, "{ok}");
         }
     }
@@ -526,7 +537,9 @@ mod tests {
         ] {
             assert!(date(bad).is_err(), "{bad}");
         }
-        assert!(date("1999-12-31").unwrap_err().contains("between 2000 and 2099"));
+        assert!(date("1999-12-31")
+            .unwrap_err()
+            .contains("between 2000 and 2099"));
     }
 
     #[test]
@@ -554,7 +567,10 @@ mod tests {
         let n = |s: &str| next_path(Some(s), "/invoices");
         assert_eq!(n("/settings"), "/settings");
         assert_eq!(n("/invoices?page=2&sort=due"), "/invoices?page=2&sort=due");
-        assert_eq!(n("/onboarding/send?invoice=3"), "/onboarding/send?invoice=3");
+        assert_eq!(
+            n("/onboarding/send?invoice=3"),
+            "/onboarding/send?invoice=3"
+        );
         assert_eq!(n("/a/../settings"), "/settings");
         for evil in [
             "//evil.example",

@@ -73,7 +73,12 @@ async fn secure_cookie_when_public_url_is_https(app: TestApp) -> TestApp {
     let r = b
         .call_from("signup", &form, Client::Wasm, Some("https://crm.example"))
         .await;
-    assert!(r.header("set-cookie").unwrap().contains("Secure"), "{} {}", r.status, r.body);
+    assert!(
+        r.header("set-cookie").unwrap().contains("Secure"),
+        "{} {}",
+        r.status,
+        r.body
+    );
     app
 }
 
@@ -135,7 +140,10 @@ async fn login_cycles_the_session_id_and_logout_ends_it_server_side(app: TestApp
         "the visitor's error still shows without JavaScript"
     );
     assert!(
-        !b.get("/login").await.body.contains("do not match an account"),
+        !b.get("/login")
+            .await
+            .body
+            .contains("do not match an account"),
         "once"
     );
 
@@ -473,7 +481,11 @@ async fn next_never_leaves_the_site(app: TestApp) -> TestApp {
             let r = b
                 .call(
                     "login",
-                    &[("email", "ana@example.com"), ("password", PASSWORD), ("next", next)],
+                    &[
+                        ("email", "ana@example.com"),
+                        ("password", PASSWORD),
+                        ("next", next),
+                    ],
                     client,
                 )
                 .await;
@@ -494,29 +506,78 @@ async fn malformed_requests_get_client_errors(app: TestApp) -> TestApp {
         ("login", vec![]),
         ("invoices/detail", vec![]),
         ("invoices/detail", vec![("id", "not-a-number")]),
-        ("whatsapp/history", vec![("invoice_id", "99999999999999999999999")]),
+        (
+            "whatsapp/history",
+            vec![("invoice_id", "99999999999999999999999")],
+        ),
     ] {
         let r = b.call(endpoint, &form, Client::Wasm).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{endpoint} {form:?}: {}", r.body);
-        assert!(r.error().field("form").unwrap().contains("incomplete or malformed"));
+        assert_eq!(
+            r.status,
+            StatusCode::BAD_REQUEST,
+            "{endpoint} {form:?}: {}",
+            r.body
+        );
+        assert!(r
+            .error()
+            .field("form")
+            .unwrap()
+            .contains("incomplete or malformed"));
     }
     // A body far over any form: 413, before it is read.
     let huge = "x".repeat(5 * 1024 * 1024);
-    let r = b.call("update_profile", &[("name", &huge), ("business_name", "B")], Client::Wasm).await;
-    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", &r.body[..r.body.len().min(200)]);
+    let r = b
+        .call(
+            "update_profile",
+            &[("name", &huge), ("business_name", "B")],
+            Client::Wasm,
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        &r.body[..r.body.len().min(200)]
+    );
     assert!(r.error().field("form").is_some());
     // The server still answers.
     assert_eq!(b.get("/healthz").await.status, StatusCode::OK);
     // Pages and server-function answers carry personal data: never cached.
     for path in ["/invoices", "/settings", "/login"] {
-        assert_eq!(b.get(path).await.header("cache-control"), Some("no-store"), "{path}");
+        assert_eq!(
+            b.get(path).await.header("cache-control"),
+            Some("no-store"),
+            "{path}"
+        );
     }
-    let r = b.call("invoices/list", &[("page", "1"), ("sort", ""), ("dir", ""), ("q", ""), ("status", "")], Client::Wasm).await;
+    let r = b
+        .call(
+            "invoices/list",
+            &[
+                ("page", "1"),
+                ("sort", ""),
+                ("dir", ""),
+                ("q", ""),
+                ("status", ""),
+            ],
+            Client::Wasm,
+        )
+        .await;
     assert_eq!(r.header("cache-control"), Some("no-store"));
-    assert!(b.get("/fonts/noto-sans-arabic.ttf").await.header("cache-control").unwrap().contains("immutable"));
+    assert!(b
+        .get("/fonts/noto-sans-arabic.ttf")
+        .await
+        .header("cache-control")
+        .unwrap()
+        .contains("immutable"));
     // An origin of this host under another scheme is another site.
     let r = b
-        .call_from("update_profile", &[("name", "Eve"), ("business_name", "E")], Client::Wasm, Some("https://127.0.0.1:3000"))
+        .call_from(
+            "update_profile",
+            &[("name", "Eve"), ("business_name", "E")],
+            Client::Wasm,
+            Some("https://127.0.0.1:3000"),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     app

@@ -210,11 +210,15 @@ async fn every_invoice_is_sent_exactly_once_through_a_faulty_meta(backend: Backe
     }
     let all_accepted = sending.elapsed();
     // Every message's status webhooks come through, those of the lost answers too.
-    rig.wait_for("every send to be read", Duration::from_secs(120), || async {
-        rig.scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
-            .await
-            == INVOICES as i64
-    })
+    rig.wait_for(
+        "every send to be read",
+        Duration::from_secs(120),
+        || async {
+            rig.scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
+                .await
+                == INVOICES as i64
+        },
+    )
     .await;
     worker.abort();
 
@@ -270,11 +274,15 @@ async fn a_lease_that_expires_in_the_pacer_does_not_send_twice(backend: Backend)
     .await;
     let invoices = rig.queue_invoices(6, "+4479118").await;
     let worker = axis_crm::server::outbox::spawn_worker(rig.app.state.clone());
-    rig.wait_for("every send to be read", Duration::from_secs(180), || async {
-        rig.scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
-            .await
-            == 6
-    })
+    rig.wait_for(
+        "every send to be read",
+        Duration::from_secs(180),
+        || async {
+            rig.scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
+                .await
+                == 6
+        },
+    )
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     worker.abort();

@@ -785,69 +785,253 @@ async fn hostile_input_is_refused_and_changes_nothing(backend: Backend) {
     let nines = "9".repeat(29);
     let long_description = "x".repeat(301);
     let notes_2001 = "n".repeat(2_001);
-    let many_lines: Vec<(&str, &str, &str, &str)> = (0..51).map(|_| ("Rent", "1", "1", "")).collect();
-    let cases: Vec<(&str, Vec<(&str, &str)>, Vec<(&str, &str, &str, &str)>, &str, &str)> = vec![
+    let many_lines: Vec<(&str, &str, &str, &str)> =
+        (0..51).map(|_| ("Rent", "1", "1", "")).collect();
+    let cases: Vec<(
+        &str,
+        Vec<(&str, &str)>,
+        Vec<(&str, &str, &str, &str)>,
+        &str,
+        &str,
+    )> = vec![
         // (what, field changes, lines, the field with the error, words it must contain)
-        ("a decimal comma", vec![], rent("1,5", "950", "").to_vec(), "lines.0.quantity", "point for decimals"),
-        ("a European amount", vec![], rent("1", "1.250,50", "").to_vec(), "lines.0.unit_price", "point for decimals"),
-        ("an exponent", vec![], rent("1", "1e27", "").to_vec(), "lines.0.unit_price", "Enter a number"),
-        ("29 digits", vec![], rent(&nines, "1", "").to_vec(), "lines.0.quantity", "too many digits"),
-        ("a price of 10^18", vec![], rent("1", "1000000000000000000", "").to_vec(), "lines.0.unit_price", "at most 1,000,000,000,000"),
-        ("a line over the total bound", vec![], rent("1000000", "1000000000000", "").to_vec(), "lines.0.unit_price", "more than 10,000,000,000,000"),
-        ("NaN", vec![], rent("NaN", "1", "").to_vec(), "lines.0.quantity", "Enter a number, like 2"),
-        ("infinity", vec![], rent("1", "inf", "").to_vec(), "lines.0.unit_price", "Enter a number"),
-        ("a negative price", vec![], rent("1", "-950", "").to_vec(), "lines.0.unit_price", "cannot be negative"),
-        ("a negative quantity", vec![], rent("-1", "950", "").to_vec(), "lines.0.quantity", "above zero"),
-        ("a year with a sign", vec![("due_date", "+2099-01-01")], rent("1", "1", "").to_vec(), "due_date", "YYYY-MM-DD"),
-        ("year zero", vec![("issue_date", "0000-01-01")], rent("1", "1", "").to_vec(), "issue_date", "between 2000 and 2099"),
-        ("30 February", vec![("due_date", "2026-02-30")], rent("1", "1", "").to_vec(), "due_date", "real date"),
-        ("no currency", vec![("currency", "XXX")], rent("1", "1", "").to_vec(), "currency", "ISO 4217"),
-        ("the testing code", vec![("currency", "XTS")], rent("1", "1", "").to_vec(), "currency", "ISO 4217"),
-        ("gold", vec![("currency", "XAU")], rent("1", "1", "").to_vec(), "currency", "ISO 4217"),
-        ("SDRs", vec![("currency", "XDR")], rent("1", "1", "").to_vec(), "currency", "ISO 4217"),
-        ("long notes", vec![("notes", notes_2001.as_str())], rent("1", "1", "").to_vec(), "notes", "at most 2,000 characters"),
-        ("a bidi override in the notes", vec![("notes", "Pay \u{202E}0021 GBP")], rent("1", "1", "").to_vec(), "notes", "U+202E"),
-        ("a NUL in the number", vec![("number", "INV\u{0}1")], rent("1", "1", "").to_vec(), "number", "U+0000"),
-        ("a long description", vec![], vec![(long_description.as_str(), "1", "1", "")], "lines.0.description", "at most 300"),
+        (
+            "a decimal comma",
+            vec![],
+            rent("1,5", "950", "").to_vec(),
+            "lines.0.quantity",
+            "point for decimals",
+        ),
+        (
+            "a European amount",
+            vec![],
+            rent("1", "1.250,50", "").to_vec(),
+            "lines.0.unit_price",
+            "point for decimals",
+        ),
+        (
+            "an exponent",
+            vec![],
+            rent("1", "1e27", "").to_vec(),
+            "lines.0.unit_price",
+            "Enter a number",
+        ),
+        (
+            "29 digits",
+            vec![],
+            rent(&nines, "1", "").to_vec(),
+            "lines.0.quantity",
+            "too many digits",
+        ),
+        (
+            "a price of 10^13",
+            vec![],
+            rent("1", "10000000000000", "").to_vec(),
+            "lines.0.unit_price",
+            "at most 1,000,000,000,000",
+        ),
+        (
+            "a line over the total bound",
+            vec![],
+            rent("1000000", "1000000000000", "").to_vec(),
+            "lines.0.unit_price",
+            "more than 10,000,000,000,000",
+        ),
+        (
+            "NaN",
+            vec![],
+            rent("NaN", "1", "").to_vec(),
+            "lines.0.quantity",
+            "Enter a number, like 2",
+        ),
+        (
+            "infinity",
+            vec![],
+            rent("1", "inf", "").to_vec(),
+            "lines.0.unit_price",
+            "Enter a number",
+        ),
+        (
+            "a negative price",
+            vec![],
+            rent("1", "-950", "").to_vec(),
+            "lines.0.unit_price",
+            "cannot be negative",
+        ),
+        (
+            "a negative quantity",
+            vec![],
+            rent("-1", "950", "").to_vec(),
+            "lines.0.quantity",
+            "above zero",
+        ),
+        (
+            "a year with a sign",
+            vec![("due_date", "+2099-01-01")],
+            rent("1", "1", "").to_vec(),
+            "due_date",
+            "YYYY-MM-DD",
+        ),
+        (
+            "year zero",
+            vec![("issue_date", "0000-01-01")],
+            rent("1", "1", "").to_vec(),
+            "issue_date",
+            "between 2000 and 2099",
+        ),
+        (
+            "30 February",
+            vec![("due_date", "2026-02-30")],
+            rent("1", "1", "").to_vec(),
+            "due_date",
+            "real date",
+        ),
+        (
+            "no currency",
+            vec![("currency", "XXX")],
+            rent("1", "1", "").to_vec(),
+            "currency",
+            "ISO 4217",
+        ),
+        (
+            "the testing code",
+            vec![("currency", "XTS")],
+            rent("1", "1", "").to_vec(),
+            "currency",
+            "ISO 4217",
+        ),
+        (
+            "gold",
+            vec![("currency", "XAU")],
+            rent("1", "1", "").to_vec(),
+            "currency",
+            "ISO 4217",
+        ),
+        (
+            "SDRs",
+            vec![("currency", "XDR")],
+            rent("1", "1", "").to_vec(),
+            "currency",
+            "ISO 4217",
+        ),
+        (
+            "long notes",
+            vec![("notes", notes_2001.as_str())],
+            rent("1", "1", "").to_vec(),
+            "notes",
+            "at most 2,000 characters",
+        ),
+        (
+            "a bidi override in the notes",
+            vec![("notes", "Pay \u{202E}0021 GBP")],
+            rent("1", "1", "").to_vec(),
+            "notes",
+            "U+202E",
+        ),
+        (
+            "a NUL in the number",
+            vec![("number", "INV\u{0}1")],
+            rent("1", "1", "").to_vec(),
+            "number",
+            "U+0000",
+        ),
+        (
+            "a long description",
+            vec![],
+            vec![(long_description.as_str(), "1", "1", "")],
+            "lines.0.description",
+            "at most 300",
+        ),
         ("51 lines", vec![], many_lines, "lines", "at most 50 lines"),
     ];
     for (what, changes, lines, field, words) in &cases {
         let r = save_with(&mut b, t, changes, lines).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {}", r.body);
-        let message = r.error().field(field).unwrap_or_else(|| panic!("{what}: no {field} error in {}", r.body));
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            r.body
+        );
+        let message = r
+            .error()
+            .field(field)
+            .unwrap_or_else(|| panic!("{what}: no {field} error in {}", r.body));
         assert!(message.contains(words), "{what}: {message}");
     }
-    assert_eq!(app.count("SELECT COUNT(*) FROM invoices").await, 0, "nothing was stored");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM invoices").await,
+        0,
+        "nothing was stored"
+    );
 
     // What people really type is read right, and stored normalised.
-    let r = save_with(&mut b, t, &[("due_date", " 2026-12-01 ")], &[("Rent", "1", "1,250.50", "20"), ("Parking", "١", "25", "")]).await;
+    let r = save_with(
+        &mut b,
+        t,
+        &[("due_date", " 2026-12-01 ")],
+        &[("Rent", "1", "1,250.50", "20"), ("Parking", "١", "25", "")],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let (due, total): (String, i64) = sqlx::query_as("SELECT due_date, total_minor FROM invoices")
         .fetch_one(&app.state.db.pool)
         .await
         .unwrap();
-    assert_eq!((due.as_str(), total), ("2026-12-01", 125_050 + 25_010 + 2_500));
+    assert_eq!(
+        (due.as_str(), total),
+        ("2026-12-01", 125_050 + 25_010 + 2_500)
+    );
     let invoice_id = r.json().as_i64().unwrap();
 
     // Tenants: letters in a phone, controls in a name, a display-name email.
     for (what, field, value, words) in [
-        ("a letter O for a zero", "phone", "+44 7911 12345O", "remove the \"O\""),
+        (
+            "a letter O for a zero",
+            "phone",
+            "+44 7911 12345O",
+            "remove the \"O\"",
+        ),
         ("a keypad word", "phone", "1-800-FLOWERS", "remove the"),
         ("a NUL in the name", "name", "Ana\u{0}Pereira", "U+0000"),
         ("an escape in the name", "name", "Ana\u{1b}[31m", "U+001B"),
-        ("a right-to-left override", "name", "\u{202E}arierep anA", "U+202E"),
-        ("a display-name email", "email", "\"Second\" <ana@example.com>", "valid email"),
+        (
+            "a right-to-left override",
+            "name",
+            "\u{202E}arierep anA",
+            "U+202E",
+        ),
+        (
+            "a display-name email",
+            "email",
+            "\"Second\" <ana@example.com>",
+            "valid email",
+        ),
         ("a long name", "name", &"a".repeat(201), "at most 200"),
     ] {
-        let mut form = vec![("id", ""), ("name", "Bo"), ("phone", "+44 7911 123459"), ("email", ""), ("property_id", ""), ("unit_id", "")];
+        let mut form = vec![
+            ("id", ""),
+            ("name", "Bo"),
+            ("phone", "+44 7911 123459"),
+            ("email", ""),
+            ("property_id", ""),
+            ("unit_id", ""),
+        ];
         for f in form.iter_mut() {
             if f.0 == field {
                 f.1 = value;
             }
         }
         let r = call(&mut b, "tenants/save", &form).await;
-        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{what}: {}", r.body);
-        let m = r.error().field(field).unwrap_or_else(|| panic!("{what}: {}", r.body));
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {}",
+            r.body
+        );
+        let m = r
+            .error()
+            .field(field)
+            .unwrap_or_else(|| panic!("{what}: {}", r.body));
         assert!(m.contains(words), "{what}: {m}");
     }
     assert_eq!(app.count("SELECT COUNT(*) FROM tenants").await, 1);
@@ -864,29 +1048,80 @@ async fn hostile_input_is_refused_and_changes_nothing(backend: Backend) {
         ]
     };
     for (form, field, words) in [
-        (profile("a\n".repeat(11), String::new()), "address", "at most 10 lines"),
-        (profile(String::new(), "p".repeat(1_001)), "payment_instructions", "at most 1,000"),
-        (profile("12 Road\u{2066}".into(), String::new()), "address", "U+2066"),
+        (
+            profile("a\n".repeat(11), String::new()),
+            "address",
+            "at most 10 lines",
+        ),
+        (
+            profile(String::new(), "p".repeat(1_001)),
+            "payment_instructions",
+            "at most 1,000",
+        ),
+        (
+            profile("12 Road\u{2066}".into(), String::new()),
+            "address",
+            "U+2066",
+        ),
     ] {
         let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let r = call(&mut b, "profile/save", &pairs).await;
-        let m = r.error().field(field).unwrap_or_else(|| panic!("{field}: {}", r.body));
+        let m = r
+            .error()
+            .field(field)
+            .unwrap_or_else(|| panic!("{field}: {}", r.body));
         assert!(m.contains(words), "{m}");
     }
     let units: String = (0..201).map(|i| format!("Flat {i}\n")).collect();
-    let r = call(&mut b, "properties/save", &[("id", ""), ("name", "Tower"), ("address", ""), ("units", &units)]).await;
-    assert!(r.error().field("units").unwrap().contains("at most 200"), "{}", r.body);
+    let r = call(
+        &mut b,
+        "properties/save",
+        &[
+            ("id", ""),
+            ("name", "Tower"),
+            ("address", ""),
+            ("units", &units),
+        ],
+    )
+    .await;
+    assert!(
+        r.error().field("units").unwrap().contains("at most 200"),
+        "{}",
+        r.body
+    );
     assert_eq!(app.count("SELECT COUNT(*) FROM properties").await, 0);
 
     // Markup in a textarea stays text: it cannot close the field and inject a page element.
     let evil = "1 Road</textarea><meta http-equiv=\"refresh\" content=\"0;url=https://evil.example\"><form>";
     property(&mut b, "Harbour View", "").await;
-    let r = call(&mut b, "properties/save", &[("id", ""), ("name", "Mill Lane"), ("address", evil), ("units", "")]).await;
+    let r = call(
+        &mut b,
+        "properties/save",
+        &[
+            ("id", ""),
+            ("name", "Mill Lane"),
+            ("address", evil),
+            ("units", ""),
+        ],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let page = b.get("/properties").await.body;
-    assert!(!page.contains("<meta http-equiv=\"refresh\""), "no injected element");
-    assert!(page.contains("1 Road&lt;/textarea>"), "shown as the text it is");
-    let r = save_with(&mut b, t, &[("number", "INV-9002"), ("notes", evil)], &[("Rent", "1", "1", "")]).await;
+    assert!(
+        !page.contains("<meta http-equiv=\"refresh\""),
+        "no injected element"
+    );
+    assert!(
+        page.contains("1 Road&lt;/textarea>"),
+        "shown as the text it is"
+    );
+    let r = save_with(
+        &mut b,
+        t,
+        &[("number", "INV-9002"), ("notes", evil)],
+        &[("Rent", "1", "1", "")],
+    )
+    .await;
     let id = r.json().as_i64().unwrap();
     let form = b.get(&format!("/invoices/{id}/edit")).await.body;
     assert!(!form.contains("<meta http-equiv=\"refresh\"") && form.contains("&lt;/textarea>"));
@@ -895,24 +1130,199 @@ async fn hostile_input_is_refused_and_changes_nothing(backend: Backend) {
     for name in ["Иван Петров", "Σοφία Παπαδοπούλου", "Élodie Ünal"] {
         let tid = tenant(&mut b, name, "", "").await;
         let number = format!("S-{tid}");
-        assert_eq!(save_with(&mut b, tid, &[("number", &number)], &[("Rent", "1", "1", "")]).await.status, StatusCode::OK);
+        assert_eq!(
+            save_with(
+                &mut b,
+                tid,
+                &[("number", &number)],
+                &[("Rent", "1", "1", "")]
+            )
+            .await
+            .status,
+            StatusCode::OK
+        );
     }
-    for (q, who) in [("иван", "Иван Петров"), ("ПЕТРОВ", "Иван Петров"), ("ΣΟΦΊΑ", "Σοφία Παπαδοπούλου"), ("élodie", "Élodie Ünal"), ("ÜNAL", "Élodie Ünal")] {
+    for (q, who) in [
+        ("иван", "Иван Петров"),
+        ("ПЕТРОВ", "Иван Петров"),
+        ("ΣΟΦΊΑ", "Σοφία Παπαδοπούλου"),
+        ("élodie", "Élodie Ünal"),
+        ("ÜNAL", "Élodie Ünal"),
+    ] {
         let r = list(&mut b, 1, "", "", q, "").await;
         assert_eq!(r["total"], 1, "{q}");
         assert_eq!(r["rows"][0]["tenant_name"], who, "{q}");
     }
-    assert_eq!(list(&mut b, 1, "", "", "s-", "").await["total"], 3, "numbers fold too");
+    assert_eq!(
+        list(&mut b, 1, "", "", "s-", "").await["total"],
+        3,
+        "numbers fold too"
+    );
 
     // Another user's invoice: its page and its WhatsApp history are "not found" (404).
     let mut c = app.browser();
     c.signup("Bo", "Bo Homes", "bo@example.com", PASSWORD).await;
     let other = invoice_id.to_string();
-    assert_eq!(c.get(&format!("/invoices/{other}")).await.status, StatusCode::NOT_FOUND);
-    assert_eq!(c.get("/invoices/999999").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        c.get(&format!("/invoices/{other}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        c.get("/invoices/999999").await.status,
+        StatusCode::NOT_FOUND
+    );
     let r = call(&mut c, "whatsapp/history", &[("invoice_id", &other)]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.body);
-    assert_eq!(call(&mut b, "whatsapp/history", &[("invoice_id", &other)]).await.status, StatusCode::OK);
+    assert_eq!(
+        call(&mut b, "whatsapp/history", &[("invoice_id", &other)])
+            .await
+            .status,
+        StatusCode::OK
+    );
+    app.close().await;
+}
+
+/// Generated hostile input through the real endpoints: every answer is the saved record or field
+/// errors (never a 5xx or a dropped connection), and what is saved reads back as the rule stores
+/// it, on its page and in its PDF.
+async fn generated_input_never_breaks_a_request(backend: Backend) {
+    use axis_crm::input::{check_text, rules};
+    use common::hostile::{amount, samples, text};
+    use proptest::prelude::any;
+    let app = TestApp::new(backend).await;
+    let mut b = app.browser();
+    b.signup("Ana", "Harbour Lets", "ana@example.com", PASSWORD)
+        .await;
+    let t = tenant(&mut b, "Ana Pereira", "07911 123456", "").await;
+    let refused_or_saved = |what: &str, r: &common::Resp| {
+        assert!(
+            r.status == StatusCode::OK || r.status == StatusCode::UNPROCESSABLE_ENTITY,
+            "{what}: {} {}",
+            r.status,
+            r.body
+        );
+        if r.status == StatusCode::UNPROCESSABLE_ENTITY {
+            assert!(
+                !r.error().to_string().is_empty(),
+                "{what}: a refusal says why"
+            );
+        }
+        r.status == StatusCode::OK
+    };
+    // Each case also picks which invoice fields take generated text and which stay plausible,
+    // so that both refusals and saves are exercised.
+    let cases = samples(
+        (
+            text(),
+            text(),
+            text(),
+            text(),
+            amount(),
+            amount(),
+            amount(),
+            text(),
+            any::<u8>(),
+        ),
+        48,
+    );
+    let mut saved = 0;
+    for (n, (a, b2, c, d, q, p, r, e, mask)) in cases.iter().enumerate() {
+        let pick = |bit: u8, generated: &'static str| {
+            move |v: &str| {
+                if mask & bit != 0 {
+                    v.to_string()
+                } else {
+                    generated.to_string()
+                }
+            }
+        };
+        let (due, qty, price, tax) = (
+            pick(1, "2026-11-30")(e),
+            pick(2, "1")(q),
+            pick(4, "950")(p),
+            pick(8, "20")(r),
+        );
+        let (notes, description) = (pick(16, "Thanks")(c), pick(32, "Rent")(a));
+        let number = format!("F-{n}");
+        // A property, a tenant, the business profile and an invoice, each from generated text.
+        let res = call(
+            &mut b,
+            "properties/save",
+            &[("id", ""), ("name", a), ("address", b2), ("units", c)],
+        )
+        .await;
+        refused_or_saved("property", &res);
+        let res = call(
+            &mut b,
+            "tenants/save",
+            &[
+                ("id", ""),
+                ("name", a),
+                ("phone", d),
+                ("email", e),
+                ("property_id", ""),
+                ("unit_id", ""),
+            ],
+        )
+        .await;
+        refused_or_saved("tenant", &res);
+        let res = call(
+            &mut b,
+            "profile/save",
+            &[
+                ("address", b2),
+                ("tax_id", a),
+                ("payment_instructions", c),
+                ("default_currency", "EUR"),
+                ("default_country", "GB"),
+                ("invoice_prefix", e),
+            ],
+        )
+        .await;
+        refused_or_saved("profile", &res);
+        let lines = [(
+            description.as_str(),
+            qty.as_str(),
+            price.as_str(),
+            tax.as_str(),
+        )];
+        let res = save_with(
+            &mut b,
+            t,
+            &[("number", &number), ("notes", &notes), ("due_date", &due)],
+            &lines,
+        )
+        .await;
+        if !refused_or_saved("invoice", &res) {
+            continue;
+        }
+        saved += 1;
+        let id = res.json().as_i64().unwrap();
+        let detail = ok(&mut b, "invoices/detail", &[("id", &id.to_string())]).await;
+        assert_eq!(
+            detail["notes"],
+            check_text(&rules::NOTES, &notes).0,
+            "notes read back as stored"
+        );
+        assert_eq!(
+            detail["lines"][0]["description"],
+            check_text(&rules::LINE_DESCRIPTION, &description).0
+        );
+        assert_eq!(
+            b.get(&format!("/invoices/{id}")).await.status,
+            StatusCode::OK
+        );
+        assert!(
+            pdf_bytes(&app, &b, id).await.starts_with(b"%PDF"),
+            "case {n}: the PDF renders"
+        );
+    }
+    // The generator reaches both sides: most cases are refused, some are saved.
+    assert!(
+        saved > 0 && saved < cases.len(),
+        "{saved} of {} saved",
+        cases.len()
+    );
     app.close().await;
 }
 
@@ -942,4 +1352,5 @@ per_backend!(
     every_function_keeps_to_its_owner,
     the_pdf_has_the_invoice_in_every_script,
     hostile_input_is_refused_and_changes_nothing,
+    generated_input_never_breaks_a_request,
 );

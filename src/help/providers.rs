@@ -120,7 +120,11 @@ mod tests {
         let urls: Vec<_> = PROVIDERS.iter().map(|p| p.link.1).collect();
         assert_eq!(
             urls,
-            ["https://www.twilio.com/whatsapp", "https://www.360dialog.com", "https://bird.com"]
+            [
+                "https://www.twilio.com/whatsapp",
+                "https://www.360dialog.com",
+                "https://bird.com"
+            ]
         );
     }
 }

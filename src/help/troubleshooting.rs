@@ -22,7 +22,10 @@ pub struct Entry {
     pub links: &'static [(&'static str, &'static str)],
 }
 
-const META_APPS: (&str, &str) = ("Your apps in Meta for Developers", "https://developers.facebook.com/apps");
+const META_APPS: (&str, &str) = (
+    "Your apps in Meta for Developers",
+    "https://developers.facebook.com/apps",
+);
 const SYSTEM_USERS: (&str, &str) = (
     "System users in Business Settings",
     "https://business.facebook.com/settings/system-users",
@@ -541,7 +544,10 @@ mod tests {
         assert_eq!(e.title, "Invalid Access Token");
         assert_eq!(e.codes, &[190, 0]);
         assert!(entry("no-such-thing").is_none());
-        assert_eq!(href("payment-method"), "/help/troubleshooting#payment-method");
+        assert_eq!(
+            href("payment-method"),
+            "/help/troubleshooting#payment-method"
+        );
     }
 
     #[test]
@@ -549,8 +555,14 @@ mod tests {
         for e in ENTRIES {
             assert_eq!(anchor_for_title(e.title), e.anchor);
         }
-        assert_eq!(anchor_for_title("No answer from WhatsApp"), "could-not-reach-whatsapp");
-        assert_eq!(anchor_for_title("Cannot message your own number"), "other-errors");
+        assert_eq!(
+            anchor_for_title("No answer from WhatsApp"),
+            "could-not-reach-whatsapp"
+        );
+        assert_eq!(
+            anchor_for_title("Cannot message your own number"),
+            "other-errors"
+        );
         assert_eq!(anchor_for_title("something else entirely"), "other-errors");
     }
 

@@ -30,7 +30,10 @@ pub fn minor_units(code: &str) -> Option<u32> {
 /// A currency an invoice can be in: ISO 4217, and money (not gold, SDRs, `XTS` or `XXX`).
 pub fn is_currency(code: &str) -> bool {
     let code = code.trim().to_ascii_uppercase();
-    code.len() == 3 && code != "XXX" && !NOT_MONEY.contains(&code.as_str()) && minor_units(&code).is_some()
+    code.len() == 3
+        && code != "XXX"
+        && !NOT_MONEY.contains(&code.as_str())
+        && minor_units(&code).is_some()
 }
 
 /// Rounds half away from zero (commercial rounding) to the currency's minor units.
@@ -171,9 +174,9 @@ pub fn check_line(
         Err(e) => Err(e.message("2")),
         Ok(q) if q <= Decimal::ZERO => Err("Enter a quantity above zero.".into()),
         Ok(q) if q > QUANTITY_MAX => Err("A quantity can be at most 1,000,000.".into()),
-        Ok(q) if too_precise(q, QUANTITY_DP) => {
-            Err(format!("A quantity can have at most {QUANTITY_DP} decimal places."))
-        }
+        Ok(q) if too_precise(q, QUANTITY_DP) => Err(format!(
+            "A quantity can have at most {QUANTITY_DP} decimal places."
+        )),
         Ok(q) => Ok(q),
     };
     let price = match input::number(&line.unit_price) {
@@ -195,13 +198,17 @@ pub fn check_line(
             Ok(r) if r < Decimal::ZERO || r > Decimal::ONE_HUNDRED => {
                 Err("Enter a tax rate from 0 to 100 (percent).".into())
             }
-            Ok(r) if too_precise(r, TAX_DP) => {
-                Err(format!("A tax rate can have at most {TAX_DP} decimal places."))
-            }
+            Ok(r) if too_precise(r, TAX_DP) => Err(format!(
+                "A tax rate can have at most {TAX_DP} decimal places."
+            )),
             Ok(r) => Ok(r),
         }
     };
-    for (name, r) in [("quantity", &quantity), ("unit_price", &price), ("tax_rate", &rate)] {
+    for (name, r) in [
+        ("quantity", &quantity),
+        ("unit_price", &price),
+        ("tax_rate", &rate),
+    ] {
         if let Err(m) = r {
             errors.add(&field(name), m.clone());
         }
@@ -271,7 +278,10 @@ mod tests {
         assert_eq!(minor_units("KWD"), Some(3));
         assert_eq!(minor_units("XXX1"), None);
         assert!(is_currency("EUR") && !is_currency("EURO") && !is_currency("ABC"));
-        assert!(is_currency("xof") && is_currency("XAF") && is_currency("XCD"), "real X currencies");
+        assert!(
+            is_currency("xof") && is_currency("XAF") && is_currency("XCD"),
+            "real X currencies"
+        );
         for not_money in ["XXX", "XTS", "XAU", "XAG", "XDR", "XPT", "XSU", "xau"] {
             assert!(!is_currency(not_money), "{not_money}");
         }
@@ -350,22 +360,36 @@ mod tests {
                 .unwrap_or_else(|| panic!("no {field} error for {l:?}"))
         };
         assert!(line_errors(&line("1", "950", "20")).is_empty());
-        assert_eq!(msg(&line("NaN", "950", ""), "quantity"), "Enter a number, like 2.");
+        assert_eq!(
+            msg(&line("NaN", "950", ""), "quantity"),
+            "Enter a number, like 2."
+        );
         assert!(msg(&line("1,5", "950", ""), "quantity").contains("Use a point for decimals"));
-        assert_eq!(msg(&line("0", "950", ""), "quantity"), "Enter a quantity above zero.");
-        assert_eq!(msg(&line("-1", "950", ""), "quantity"), "Enter a quantity above zero.");
+        assert_eq!(
+            msg(&line("0", "950", ""), "quantity"),
+            "Enter a quantity above zero."
+        );
+        assert_eq!(
+            msg(&line("-1", "950", ""), "quantity"),
+            "Enter a quantity above zero."
+        );
         assert!(msg(&line(&"9".repeat(29), "1", ""), "quantity").contains("too many digits"));
         assert!(msg(&line("1000001", "1", ""), "quantity").contains("at most 1,000,000"));
         assert!(msg(&line("1.00001", "1", ""), "quantity").contains("4 decimal places"));
         assert!(msg(&line("1", "-5", ""), "unit_price").contains("cannot be negative"));
         assert!(msg(&line("1", "1e27", ""), "unit_price").contains("Enter a number"));
-        assert!(msg(&line("1", "1000000000001", ""), "unit_price").contains("at most 1,000,000,000,000"));
-        assert!(msg(&line("1000000", "1000000000000", ""), "unit_price").contains("more than 10,000,000,000,000"));
+        assert!(msg(&line("1", "1000000000001", ""), "unit_price")
+            .contains("at most 1,000,000,000,000"));
+        assert!(msg(&line("1000000", "1000000000000", ""), "unit_price")
+            .contains("more than 10,000,000,000,000"));
         assert!(msg(&line("1", "1", "101"), "tax_rate").contains("from 0 to 100"));
         assert!(msg(&line("1", "1", "-1"), "tax_rate").contains("from 0 to 100"));
         let mut no_description = line("1", "1", "");
         no_description.description = " ".into();
-        assert_eq!(msg(&no_description, "description"), "Enter the description.");
+        assert_eq!(
+            msg(&no_description, "description"),
+            "Enter the description."
+        );
         // The largest line is exact, and its minor units fit.
         let mut e = FieldErrors::new();
         let big = check_line(&mut e, "l", &line("10", "1000000000000", ""), "KWD").unwrap();
@@ -379,10 +403,18 @@ mod tests {
             (&"9".repeat(28)[..], &"9".repeat(28)[..], "100"),
             ("79228162514264337593543950335", "2", ""),
             ("1e27", "1e27", "1e27"),
-            ("-79228162514264337593543950335", "79228162514264337593543950335", ""),
+            (
+                "-79228162514264337593543950335",
+                "79228162514264337593543950335",
+                "",
+            ),
         ] {
             let t = totals(&[line(q, p, r), line("1", "10", "")], "GBP");
-            assert_eq!(t.total, d("10.00"), "{q} × {p}: the bad line counts as zero");
+            assert_eq!(
+                t.total,
+                d("10.00"),
+                "{q} × {p}: the bad line counts as zero"
+            );
         }
     }
 

@@ -6,8 +6,8 @@ use super::{
     money::{self, LineInput},
     types::*,
 };
-use crate::{
-    components::form::{use_flash, ErrorNotice, FormMessage, FormState, TextArea, TextField},
+use crate::components::form::{
+    use_flash, ErrorNotice, FormMessage, FormState, TextArea, TextField,
 };
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -117,8 +117,7 @@ fn InvoiceTable(list: InvoiceList) -> impl IntoView {
                     };
                     view! { <p class="status" role="status">{text}</p> }.into_any()
                 }
-                Err(e) => view! { <ErrorNotice error=e/> }
-                    .into_any(),
+                Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
             })
     };
     let header = {

@@ -182,7 +182,9 @@ pub fn next(key: &str) -> Option<&'static Step> {
 }
 
 pub fn previous(key: &str) -> Option<&'static Step> {
-    index_of(key).and_then(|i| i.checked_sub(1)).and_then(|i| STEPS.get(i))
+    index_of(key)
+        .and_then(|i| i.checked_sub(1))
+        .and_then(|i| STEPS.get(i))
 }
 
 #[cfg(test)]
@@ -208,7 +210,17 @@ mod tests {
         let labels: Vec<_> = STEPS.iter().map(|s| s.label).collect();
         assert_eq!(
             labels,
-            ["Before you start", "Step 1", "Step 2", "Step 3", "Step 4", "Step 5", "Step 6", "Step 6b", "Step 7"]
+            [
+                "Before you start",
+                "Step 1",
+                "Step 2",
+                "Step 3",
+                "Step 4",
+                "Step 5",
+                "Step 6",
+                "Step 6b",
+                "Step 7"
+            ]
         );
         for s in STEPS {
             for (_, href) in s.links {

@@ -65,8 +65,16 @@ pub fn WizardPage() -> impl IntoView {
         move || {
             (
                 params.read().get("step"),
-                (a.mark.version().get(), a.resume.version().get(), a.refresh.get()),
-                (a.connect.version().get(), a.sandbox.version().get(), a.hook.version().get()),
+                (
+                    a.mark.version().get(),
+                    a.resume.version().get(),
+                    a.refresh.get(),
+                ),
+                (
+                    a.connect.version().get(),
+                    a.sandbox.version().get(),
+                    a.hook.version().get(),
+                ),
                 (a.sample.version().get(), a.send.version().get()),
             )
         },
@@ -340,7 +348,10 @@ fn WebhookPanel(
     // Asks every 2 s until both arrived (for at most 30 minutes), then reloads the progress.
     let polls = RwSignal::new(0u32);
     use_interval(2000, move || {
-        if busy.get_untracked() || live.with_untracked(WebhookStatus::complete) || polls.get_untracked() > 900 {
+        if busy.get_untracked()
+            || live.with_untracked(WebhookStatus::complete)
+            || polls.get_untracked() > 900
+        {
             return;
         }
         busy.set(true);
@@ -420,7 +431,10 @@ fn WebhookPanel(
 #[component]
 fn SendPanel(w: Wizard, a: Actions, flash: Option<FormFlash>) -> impl IntoView {
     let query = use_query_map();
-    let chosen = query.read_untracked().get("invoice").and_then(|v| v.parse::<i64>().ok());
+    let chosen = query
+        .read_untracked()
+        .get("invoice")
+        .and_then(|v| v.parse::<i64>().ok());
     let sandbox = w.connection.as_ref().is_some_and(|c| c.sandbox);
     if w.invoices.is_empty() {
         return if w.has_invoices {
@@ -472,7 +486,14 @@ fn SendStep(invoice_id: i64, a: Actions, flash: Option<FormFlash>) -> impl IntoV
     let reply = ServerAction::<SandboxReply>::new();
     let tick = RwSignal::new(0u32);
     let preview = Resource::new_blocking(
-        move || (a.send.version().get(), create.version().get(), reply.version().get(), tick.get()),
+        move || {
+            (
+                a.send.version().get(),
+                create.version().get(),
+                reply.version().get(),
+                tick.get(),
+            )
+        },
         move |_| get_send_preview(invoice_id),
     );
     // While the template waits for Meta's review (or the reply travels), look again every 3 s.
@@ -480,7 +501,11 @@ fn SendStep(invoice_id: i64, a: Actions, flash: Option<FormFlash>) -> impl IntoV
         let waiting = preview
             .get_untracked()
             .and_then(Result::ok)
-            .is_some_and(|p| p.blocker.as_ref().is_some_and(|b| b.short == "Template pending"))
+            .is_some_and(|p| {
+                p.blocker
+                    .as_ref()
+                    .is_some_and(|b| b.short == "Template pending")
+            })
             || reply.version().get_untracked() > 0 && tick.get_untracked() < 3;
         if waiting && tick.get_untracked() < 200 {
             tick.update(|t| *t += 1);

@@ -77,7 +77,11 @@ pub async fn backfill_folds(db: &Db) -> Result<(), sqlx::Error> {
     }
     tx.commit().await?;
     if !tenants.is_empty() || !invoices.is_empty() {
-        tracing::info!(tenants = tenants.len(), invoices = invoices.len(), "filled in search folds");
+        tracing::info!(
+            tenants = tenants.len(),
+            invoices = invoices.len(),
+            "filled in search folds"
+        );
     }
     Ok(())
 }
@@ -125,7 +129,12 @@ pub async fn save_profile(db: &Db, user_id: i64, p: &Profile) -> Result<(), AppE
             "Enter a two-letter country code, like GB, DE or US.",
         );
     }
-    let prefix = text(&mut e, "invoice_prefix", &rules::INVOICE_PREFIX, &p.invoice_prefix);
+    let prefix = text(
+        &mut e,
+        "invoice_prefix",
+        &rules::INVOICE_PREFIX,
+        &p.invoice_prefix,
+    );
     e.into_result()?;
     profile(db, user_id).await?;
     sqlx::query(
@@ -231,7 +240,10 @@ pub async fn save_property(
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
-    let new: Vec<&String> = unit_names.iter().filter(|u| !existing.contains(u)).collect();
+    let new: Vec<&String> = unit_names
+        .iter()
+        .filter(|u| !existing.contains(u))
+        .collect();
     if existing.len() + new.len() > rules::MAX_UNITS {
         return Err(AppError::invalid(
             "units",
@@ -462,8 +474,12 @@ fn check_invoice(d: &InvoiceDraft) -> Result<CheckedInvoice, AppError> {
     if d.tenant_id.is_none() {
         e.add("tenant_id", "Choose the tenant this invoice is for.");
     }
-    let filled: Vec<(usize, &LineInput)> =
-        d.lines.iter().enumerate().filter(|(_, l)| !l.is_blank()).collect();
+    let filled: Vec<(usize, &LineInput)> = d
+        .lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| !l.is_blank())
+        .collect();
     if filled.len() > rules::MAX_INVOICE_LINES {
         e.add(
             "lines",
@@ -579,7 +595,10 @@ pub async fn save_invoice(
             if !status.editable() {
                 return Err(AppError::invalid(
                     "form",
-                    format!("{} invoice can no longer be changed.", status.with_article(true)),
+                    format!(
+                        "{} invoice can no longer be changed.",
+                        status.with_article(true)
+                    ),
                 ));
             }
             let new_status = if issue && status == Status::Draft {
@@ -1013,14 +1032,20 @@ pub async fn render_pdf(inv: invoice_pdf::Invoice) -> Result<Vec<u8>, AppError> 
     use tokio::sync::Semaphore;
     static SLOTS: OnceLock<Semaphore> = OnceLock::new();
     let slots = SLOTS.get_or_init(|| {
-        Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get()).min(8))
+        Semaphore::new(
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(8),
+        )
     });
     let permit = match tokio::time::timeout(PDF_QUEUE_WAIT, slots.acquire()).await {
         Ok(Ok(permit)) => permit,
         Ok(Err(e)) => return Err(AppError::internal(format_args!("PDF slots closed: {e}"))),
         Err(_) => {
             tracing::warn!("every PDF slot stayed busy for {PDF_QUEUE_WAIT:?}");
-            return Err(AppError::Busy { retry_after_secs: 5 });
+            return Err(AppError::Busy {
+                retry_after_secs: 5,
+            });
         }
     };
     let deadline = std::time::Instant::now() + PDF_RENDER_BUDGET;

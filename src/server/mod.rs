@@ -367,7 +367,10 @@ const FLASH_COOKIE_MAX: usize = 3_500;
 /// could otherwise fill the sessions table with failed log-ins).
 async fn keep_flash(mut flash: FormFlash) {
     let Ok(session) = session().await else { return };
-    if matches!(session.get::<i64>(auth::SESSION_USER_KEY).await, Ok(Some(_))) {
+    if matches!(
+        session.get::<i64>(auth::SESSION_USER_KEY).await,
+        Ok(Some(_))
+    ) {
         if let Err(e) = session.insert(FLASH_KEY, flash).await {
             tracing::warn!(error = %e, "could not keep a form error for the page");
         }
@@ -425,7 +428,9 @@ pub async fn take_flash(form: &str) -> Result<Option<FormFlash>, AppError> {
             .find(|c| c.name() == FLASH_COOKIE)
             .map(|c| c.value().to_string())
     });
-    let Some(sealed) = sealed else { return Ok(None) };
+    let Some(sealed) = sealed else {
+        return Ok(None);
+    };
     let state = app_state()?;
     let flash = state
         .whatsapp

@@ -49,12 +49,13 @@ async fn progress(db: &Db, user_id: i64) -> Result<Option<Progress>, AppError> {
     else {
         return Ok(None);
     };
-    let marked = sqlx::query_scalar::<_, String>("SELECT step FROM onboarding_steps WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_all(&db.pool)
-        .await?
-        .into_iter()
-        .collect();
+    let marked =
+        sqlx::query_scalar::<_, String>("SELECT step FROM onboarding_steps WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_all(&db.pool)
+            .await?
+            .into_iter()
+            .collect();
     Ok(Some(Progress {
         current: row.try_get("current_step")?,
         finished_at: row.try_get("finished_at")?,
@@ -87,19 +88,24 @@ pub async fn webhook_status(db: &Db, user_id: i64) -> Result<Option<WebhookStatu
     Ok(match row {
         None => None,
         Some(r) => Some(WebhookStatus {
-            verified_at_text: r.try_get::<Option<i64>, _>("webhook_verified_at")?.map(format_time),
-            last_event_at_text: r.try_get::<Option<i64>, _>("webhook_last_event_at")?.map(format_time),
+            verified_at_text: r
+                .try_get::<Option<i64>, _>("webhook_verified_at")?
+                .map(format_time),
+            last_event_at_text: r
+                .try_get::<Option<i64>, _>("webhook_last_event_at")?
+                .map(format_time),
             has_app_secret: r.try_get::<Option<String>, _>("app_secret_enc")?.is_some(),
         }),
     })
 }
 
 async fn facts(db: &Db, user_id: i64) -> Result<Facts, AppError> {
-    let connected = sqlx::query_scalar::<_, String>("SELECT mode FROM whatsapp_connections WHERE user_id = $1")
-        .bind(user_id)
-        .fetch_optional(&db.pool)
-        .await?
-        .map(|mode| mode == "sandbox");
+    let connected =
+        sqlx::query_scalar::<_, String>("SELECT mode FROM whatsapp_connections WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?
+            .map(|mode| mode == "sandbox");
     let sent = sqlx::query_scalar::<_, i64>(
         "SELECT COUNT(*) FROM whatsapp_sends WHERE user_id = $1 AND state IN ('sent', 'delivered', 'read')",
     )
@@ -123,7 +129,9 @@ fn states(facts: &Facts, marked: &HashSet<String>) -> Vec<StepState> {
             let checked = match (s.check, facts.connected) {
                 (_, Some(false)) if s.proved_by_connection => Some("checked"),
                 (Check::Connection, Some(sandbox)) => Some(how_checked(sandbox)),
-                (Check::Webhook, Some(sandbox)) if facts.webhook.as_ref().is_some_and(WebhookStatus::complete) => {
+                (Check::Webhook, Some(sandbox))
+                    if facts.webhook.as_ref().is_some_and(WebhookStatus::complete) =>
+                {
                     Some(how_checked(sandbox))
                 }
                 (Check::Send, Some(sandbox)) if facts.sent => Some(how_checked(sandbox)),
@@ -139,18 +147,24 @@ fn states(facts: &Facts, marked: &HashSet<String>) -> Vec<StepState> {
         .collect()
 }
 
-pub async fn wizard(state: &AppState, user_id: i64, step: Option<&str>) -> Result<Wizard, AppError> {
+pub async fn wizard(
+    state: &AppState,
+    user_id: i64,
+    step: Option<&str>,
+) -> Result<Wizard, AppError> {
     let db = &state.db;
     start(db, user_id).await?;
     let step = match step {
         Some(key) => {
             let key = steps::step(key).ok_or(AppError::NotFound)?.key;
-            sqlx::query("UPDATE onboarding SET current_step = $1, updated_at = $2 WHERE user_id = $3")
-                .bind(key)
-                .bind(db::now())
-                .bind(user_id)
-                .execute(&db.pool)
-                .await?;
+            sqlx::query(
+                "UPDATE onboarding SET current_step = $1, updated_at = $2 WHERE user_id = $3",
+            )
+            .bind(key)
+            .bind(db::now())
+            .bind(user_id)
+            .execute(&db.pool)
+            .await?;
             key.to_string()
         }
         None => String::new(),
@@ -158,7 +172,9 @@ pub async fn wizard(state: &AppState, user_id: i64, step: Option<&str>) -> Resul
     let p = progress(db, user_id).await?.ok_or(AppError::NotFound)?;
     let step = if step.is_empty() {
         // A step key from an older version of the wizard falls back to the start.
-        steps::step(&p.current).map_or(STEPS[0].key, |s| s.key).to_string()
+        steps::step(&p.current)
+            .map_or(STEPS[0].key, |s| s.key)
+            .to_string()
     } else {
         step
     };
@@ -188,7 +204,9 @@ pub fn public_url_warning(public_url: &str) -> Option<String> {
     let local = host == "localhost"
         || host.ends_with(".localhost")
         || host.parse::<std::net::IpAddr>().is_ok_and(|ip| match ip {
-            std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified(),
+            std::net::IpAddr::V4(v4) => {
+                v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
+            }
             std::net::IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified(),
         });
     if url.scheme() != "https" || local {
@@ -232,7 +250,8 @@ async fn invoice_choices(db: &Db, user_id: i64) -> Result<(Vec<InvoiceChoice>, b
 /// Marks `step` done (or not) and answers the step to show next: the following one after
 /// marking it done, the same one after taking the mark away.
 pub async fn mark(db: &Db, user_id: i64, step: &str, done: bool) -> Result<&'static str, AppError> {
-    let s = steps::step(step).ok_or_else(|| AppError::invalid("step", format!("There is no step called \"{step}\".")))?;
+    let s = steps::step(step)
+        .ok_or_else(|| AppError::invalid("step", format!("There is no step called \"{step}\".")))?;
     start(db, user_id).await?;
     let now = db::now();
     let mut tx = db.pool.begin().await?;
@@ -252,7 +271,11 @@ pub async fn mark(db: &Db, user_id: i64, step: &str, done: bool) -> Result<&'sta
             .execute(&mut *tx)
             .await?;
     }
-    let to = if done { steps::next(s.key).unwrap_or(s).key } else { s.key };
+    let to = if done {
+        steps::next(s.key).unwrap_or(s).key
+    } else {
+        s.key
+    };
     sqlx::query("UPDATE onboarding SET current_step = $1, updated_at = $2 WHERE user_id = $3")
         .bind(to)
         .bind(now)
@@ -266,11 +289,13 @@ pub async fn mark(db: &Db, user_id: i64, step: &str, done: bool) -> Result<&'sta
 async fn set_end(db: &Db, user_id: i64, column: &str) -> Result<(), AppError> {
     start(db, user_id).await?;
     let now = db::now();
-    sqlx::query(&format!("UPDATE onboarding SET {column} = $1, updated_at = $1 WHERE user_id = $2"))
-        .bind(now)
-        .bind(user_id)
-        .execute(&db.pool)
-        .await?;
+    sqlx::query(&format!(
+        "UPDATE onboarding SET {column} = $1, updated_at = $1 WHERE user_id = $2"
+    ))
+    .bind(now)
+    .bind(user_id)
+    .execute(&db.pool)
+    .await?;
     Ok(())
 }
 
@@ -291,7 +316,9 @@ pub async fn resume(db: &Db, user_id: i64) -> Result<String, AppError> {
         .execute(&db.pool)
         .await?;
     let p = progress(db, user_id).await?.ok_or(AppError::NotFound)?;
-    Ok(steps::step(&p.current).map_or(STEPS[0].key, |s| s.key).to_string())
+    Ok(steps::step(&p.current)
+        .map_or(STEPS[0].key, |s| s.key)
+        .to_string())
 }
 
 pub async fn reminder(db: &Db, user_id: i64) -> Result<Option<SetupReminder>, AppError> {
@@ -311,13 +338,22 @@ pub async fn reminder(db: &Db, user_id: i64) -> Result<Option<SetupReminder>, Ap
 /// With a sandbox connection, does what Meta does on "Verify and save" or "Test".
 pub async fn sandbox_webhook(state: &AppState, user_id: i64, action: &str) -> Result<(), AppError> {
     let wa = &state.whatsapp;
-    let not_sandbox = || AppError::invalid("form", "These buttons work only with a sandbox connection; with Meta, use the buttons in your app's webhook settings.");
+    let not_sandbox = || {
+        AppError::invalid("form", "These buttons work only with a sandbox connection; with Meta, use the buttons in your app's webhook settings.")
+    };
     let rt = wa.sandbox.as_ref().ok_or_else(not_sandbox)?;
-    let stored = whatsapp::load(&state.db, wa, user_id).await?.ok_or_else(not_sandbox)?;
+    let stored = whatsapp::load(&state.db, wa, user_id)
+        .await?
+        .ok_or_else(not_sandbox)?;
     if stored.mode != whatsapp::Mode::Sandbox {
         return Err(not_sandbox());
     }
-    let app_id = stored.creds.app.as_ref().map(|a| a.app_id.clone()).ok_or_else(not_sandbox)?;
+    let app_id = stored
+        .creds
+        .app
+        .as_ref()
+        .map(|a| a.app_id.clone())
+        .ok_or_else(not_sandbox)?;
     let outcome = match action {
         "verify" => {
             let page = whatsapp::page(&state.db, wa, &state.config.public_url, user_id).await?;
@@ -353,7 +389,15 @@ mod tests {
     #[test]
     fn a_live_connection_proves_the_steps_before_it() {
         let s = states(&facts(Some(false), false, false), &HashSet::new());
-        for key in ["prerequisites", "business-account", "whatsapp-account", "meta-app", "whatsapp-product", "credentials", "connect"] {
+        for key in [
+            "prerequisites",
+            "business-account",
+            "whatsapp-account",
+            "meta-app",
+            "whatsapp-product",
+            "credentials",
+            "connect",
+        ] {
             assert_eq!(how(&s, key), "checked", "{key}");
         }
         assert_eq!(how(&s, "webhook"), "");

@@ -258,8 +258,8 @@ pub async fn server_fn_status(req: Request, next: Next) -> Response {
         return (StatusCode::INTERNAL_SERVER_ERROR, "Internal error").into_response();
     };
     if let Ok(error) = serde_json::from_slice::<crate::error::AppError>(&bytes) {
-        let status = StatusCode::from_u16(error.status_code())
-            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let status =
+            StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         if status.is_client_error() {
             tracing::warn!(%path, status = status.as_u16(), error = %error, "server function refused a request");
         }
@@ -405,10 +405,21 @@ mod tests {
 
     #[test]
     fn only_assets_may_be_cached() {
-        for asset in ["/pkg/axis-crm.wasm", "/fonts/noto-sans-arabic.ttf", "/favicon.svg"] {
+        for asset in [
+            "/pkg/axis-crm.wasm",
+            "/fonts/noto-sans-arabic.ttf",
+            "/favicon.svg",
+        ] {
             assert!(is_static_asset(asset), "{asset}");
         }
-        for private in ["/invoices", "/invoices/3/pdf", "/api/login", "/settings", "/", "/webhooks/whatsapp/x"] {
+        for private in [
+            "/invoices",
+            "/invoices/3/pdf",
+            "/api/login",
+            "/settings",
+            "/",
+            "/webhooks/whatsapp/x",
+        ] {
             assert!(!is_static_asset(private), "{private}");
         }
     }

@@ -599,11 +599,28 @@ mod tests {
         let now = 1_780_000_000;
         let t = |s: &str| unix(&Some(s.to_string()), now);
         assert_eq!(t("1779999000"), 1_779_999_000, "a recent time is kept");
-        assert_eq!(t(&(now + 60).to_string()), now + 60, "a little clock skew is fine");
-        for implausible in ["0", "-1", "1", "99999999999", "9223372036854775807", "1e9", "soon", ""] {
+        assert_eq!(
+            t(&(now + 60).to_string()),
+            now + 60,
+            "a little clock skew is fine"
+        );
+        for implausible in [
+            "0",
+            "-1",
+            "1",
+            "99999999999",
+            "9223372036854775807",
+            "1e9",
+            "soon",
+            "",
+        ] {
             assert_eq!(t(implausible), now, "{implausible}");
         }
-        assert_eq!(t(&(now - 31 * 24 * 3600).to_string()), now, "older than any retry");
+        assert_eq!(
+            t(&(now - 31 * 24 * 3600).to_string()),
+            now,
+            "older than any retry"
+        );
         assert_eq!(unix(&None, now), now);
     }
 

@@ -87,7 +87,10 @@ pub fn ConnectForm(
 /// The offer to connect the built-in simulator instead of Meta, on the settings page and in the
 /// setup wizard.
 #[component]
-pub fn SandboxOffer(action: ServerAction<ConnectSandbox>, flash: Option<FormFlash>) -> impl IntoView {
+pub fn SandboxOffer(
+    action: ServerAction<ConnectSandbox>,
+    flash: Option<FormFlash>,
+) -> impl IntoView {
     let problem = problem_of(action.value(), flash.as_ref().map(|f| f.error.clone()));
     let message = FormState::new(action.value(), flash).message();
     view! {

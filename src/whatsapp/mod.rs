@@ -5,11 +5,12 @@ mod components;
 mod send_ui;
 pub mod sending;
 
-pub use components::{problem_of, ConnectForm, CopyField, ProblemBox, SandboxOffer, WhatsAppSettingsPage};
+pub use components::{
+    problem_of, ConnectForm, CopyField, ProblemBox, SandboxOffer, WhatsAppSettingsPage,
+};
 pub use send_ui::{
-    poll_news, use_interval, BatchBar, SendConfirm, SendHistory, SendInvoicePage, SendTicks, SendingSection,
-    TenantMessagesPage,
-    WhatsAppCell,
+    poll_news, use_interval, BatchBar, SendConfirm, SendHistory, SendInvoicePage, SendTicks,
+    SendingSection, TenantMessagesPage, WhatsAppCell,
 };
 
 use crate::error::AppError;

@@ -2,6 +2,8 @@
 //! tiny cookie-keeping browser that speaks to it without a network.
 #![allow(dead_code)]
 
+pub mod hostile;
+
 use axis_crm::server::{self, config::Config, AppState};
 use axum::{
     body::Body,

@@ -1199,28 +1199,57 @@ async fn verify_and_save_sends_metas_handshake_and_test_sends_the_sample_event()
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     // No callback URL yet.
-    assert!(e.sandbox.verify_webhook(&e.account.app_id, "right").await.is_err());
+    assert!(e
+        .sandbox
+        .verify_webhook(&e.account.app_id, "right")
+        .await
+        .is_err());
     e.sandbox.set_webhook(&e.account.app_id, Some(url));
-    e.sandbox.verify_webhook(&e.account.app_id, "right").await.unwrap();
-    let refused = e.sandbox.verify_webhook(&e.account.app_id, "wrong").await.unwrap_err();
+    e.sandbox
+        .verify_webhook(&e.account.app_id, "right")
+        .await
+        .unwrap();
+    let refused = e
+        .sandbox
+        .verify_webhook(&e.account.app_id, "wrong")
+        .await
+        .unwrap_err();
     assert!(refused.contains("couldn't be validated"), "{refused}");
 
     // The test event: Meta's fixed sample, signed with the app secret.
     let hooks = Receiver::start(0).await;
-    e.sandbox.set_webhook(&e.account.app_id, Some(hooks.url.clone()));
+    e.sandbox
+        .set_webhook(&e.account.app_id, Some(hooks.url.clone()));
     e.sandbox.send_test_event(&e.account.app_id).await.unwrap();
     let got = hooks.wait(1).await;
-    let sig = got[0].0.get("x-hub-signature-256").unwrap().to_str().unwrap();
-    assert!(signature::verify(e.account.app_secret.as_bytes(), &got[0].1, Some(sig)));
+    let sig = got[0]
+        .0
+        .get("x-hub-signature-256")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert!(signature::verify(
+        e.account.app_secret.as_bytes(),
+        &got[0].1,
+        Some(sig)
+    ));
     let body: Value = serde_json::from_slice(&got[0].1).unwrap();
     let value = &body["entry"][0]["changes"][0]["value"];
     assert_eq!(body["entry"][0]["changes"][0]["field"], "messages");
     assert_eq!(value["metadata"]["phone_number_id"], "123456123");
-    assert_eq!(value["messages"][0]["text"]["body"], "this is a text message");
+    assert_eq!(
+        value["messages"][0]["text"]["body"],
+        "this is a text message"
+    );
     // A receiver that refuses: the error says what it answered, and nothing is retried.
     let down = Receiver::start(usize::MAX).await;
-    e.sandbox.set_webhook(&e.account.app_id, Some(down.url.clone()));
-    let err = e.sandbox.send_test_event(&e.account.app_id).await.unwrap_err();
+    e.sandbox
+        .set_webhook(&e.account.app_id, Some(down.url.clone()));
+    let err = e
+        .sandbox
+        .send_test_event(&e.account.app_id)
+        .await
+        .unwrap_err();
     assert!(err.contains("500"), "{err}");
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(down.attempts(), 1);

@@ -1475,13 +1475,20 @@ async fn deliver(sb: &Sandbox, secret: &str, url: &str, body: &str) -> Result<()
             Ok(())
         }
         Ok(r) => Err(format!("the callback URL answered {}", r.status())),
-        Err(e) => Err(format!("the callback URL could not be reached ({})", e.without_url())),
+        Err(e) => Err(format!(
+            "the callback URL could not be reached ({})",
+            e.without_url()
+        )),
     }
 }
 
 /// Meta's "Verify and save": a GET to the app's callback URL with `hub.mode=subscribe`, the
 /// verify token and a challenge, which must come back as the whole body of a 200.
-pub(super) async fn verify_webhook(sb: &Sandbox, app_id: &str, verify_token: &str) -> Result<(), String> {
+pub(super) async fn verify_webhook(
+    sb: &Sandbox,
+    app_id: &str,
+    verify_token: &str,
+) -> Result<(), String> {
     let url = sb
         .inner
         .state
@@ -1495,10 +1502,19 @@ pub(super) async fn verify_webhook(sb: &Sandbox, app_id: &str, verify_token: &st
         .inner
         .http
         .get(&url)
-        .query(&[("hub.mode", "subscribe"), ("hub.verify_token", verify_token), ("hub.challenge", challenge.as_str())])
+        .query(&[
+            ("hub.mode", "subscribe"),
+            ("hub.verify_token", verify_token),
+            ("hub.challenge", challenge.as_str()),
+        ])
         .send()
         .await
-        .map_err(|e| format!("the callback URL could not be reached ({})", e.without_url()))?;
+        .map_err(|e| {
+            format!(
+                "the callback URL could not be reached ({})",
+                e.without_url()
+            )
+        })?;
     let status = res.status();
     let body = res.text().await.unwrap_or_default();
     if status.is_success() && body == challenge {
@@ -1519,7 +1535,9 @@ pub(super) async fn send_test_event(sb: &Sandbox, app_id: &str) -> Result<(), St
         .get(app_id)
         .cloned()
         .ok_or_else(|| "unknown app".to_string())?;
-    let url = app.webhook_url.ok_or_else(|| "this app has no callback URL".to_string())?;
+    let url = app
+        .webhook_url
+        .ok_or_else(|| "this app has no callback URL".to_string())?;
     let sample = json!({ "object": "whatsapp_business_account", "entry": [{ "id": "0", "changes": [{ "field": "messages", "value": {
         "messaging_product": "whatsapp",
         "metadata": { "display_phone_number": "16505551111", "phone_number_id": "123456123" },
