@@ -74,3 +74,48 @@ test("create an invoice with two line items and open its PDF", async ({ page }, 
   await page.getByRole("button", { name: "Mark as paid" }).click();
   await expect(page.locator("h1 .badge")).toHaveText("paid");
 });
+
+test("hostile input in the invoice form gets field errors, and markup stays text", async ({ page }, info) => {
+  await signUp(page, info, uniqueEmail(info, "hostile"));
+  await open(page, "/tenants", info);
+  await page.getByLabel("Name", { exact: true }).fill("Ana Pereira");
+  await page.getByLabel("Mobile phone").fill("+44 7911 12345O");
+  await page.getByRole("button", { name: "Add tenant" }).click();
+  await expect(page.getByText('remove the "O"')).toBeVisible();
+  await page.getByLabel("Name", { exact: true }).fill("Ana Pereira");
+  await page.getByLabel("Mobile phone").fill("07911 123456");
+  await page.getByRole("button", { name: "Add tenant" }).click();
+  await expect(page.getByRole("cell", { name: "+447911123456" })).toBeVisible();
+
+  await open(page, "/invoices/new", info);
+  await page.getByLabel("Tenant").selectOption({ label: "Ana Pereira" });
+  await page.getByLabel("Description, line 1").fill("Rent");
+  // 29 digits once crashed the form's live totals until reload.
+  await page.getByLabel("Quantity, line 1").fill("9".repeat(29));
+  await page.getByLabel("Unit price, line 1").fill("1,5");
+  if (info.project.name === "hydrated") {
+    await expect(page.locator(".totals")).toContainText("£0.00");
+    await page.getByLabel("Quantity, line 1").fill("2");
+    await page.getByLabel("Unit price, line 1").fill("1,250.50");
+    await expect(page.locator(".totals")).toContainText("£2,501.00");
+    await page.getByLabel("Quantity, line 1").fill("9".repeat(29));
+    await page.getByLabel("Unit price, line 1").fill("1,5");
+  }
+  const evil = '1 Road</textarea><meta http-equiv="refresh" content="0;url=https://evil.example"><b>bold</b>';
+  await page.getByLabel("Notes").fill(evil);
+  await page.getByLabel("Due date").fill("2026-12-31");
+  await page.getByRole("button", { name: "Save and issue" }).click();
+  await expect(page.getByText("This number has too many digits.")).toBeVisible();
+  await expect(page.getByText(/Use a point for decimals/)).toBeVisible();
+  await expect(page.getByLabel("Notes")).toHaveValue(evil);
+
+  await page.getByLabel("Quantity, line 1").fill("1");
+  await page.getByLabel("Unit price, line 1").fill("950");
+  await page.getByRole("button", { name: "Save and issue" }).click();
+  await expect(page).toHaveURL(/\/invoices\/\d+$/);
+  await expect(page.locator(".facts")).toContainText("£950.00");
+  await page.getByRole("link", { name: "Edit" }).click();
+  await expect(page.getByLabel("Notes")).toHaveValue(evil);
+  await expect(page.locator("b", { hasText: "bold" })).toHaveCount(0);
+  expect(page.url()).not.toContain("evil.example");
+});

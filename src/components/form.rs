@@ -102,28 +102,9 @@ pub fn TextField(
     #[prop(into)] error: Signal<Option<String>>,
 ) -> impl IntoView {
     let id = format!("field-{name}");
-    let error_id = format!("{id}-error");
-    let hint_id = format!("{id}-hint");
-    let described_by = {
-        let (error_id, hint_id) = (error_id.clone(), hint_id.clone());
-        move || {
-            let mut ids = Vec::new();
-            if hint.is_some() {
-                ids.push(hint_id.clone());
-            }
-            if error.get().is_some() {
-                ids.push(error_id.clone());
-            }
-            (!ids.is_empty()).then(|| ids.join(" "))
-        }
-    };
+    let described_by = described_by(&id, hint.is_some(), error);
     view! {
-        <div class="field" class:has-error=move || error.get().is_some()>
-            <label for=id.clone()>
-                {label}
-                {(!required).then(|| view! { <span class="optional">" (optional)"</span> })}
-            </label>
-            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+        <FieldFrame id=id.clone() label required hint error>
             <input
                 id=id
                 name=name
@@ -134,6 +115,49 @@ pub fn TextField(
                 aria-invalid=move || error.get().is_some().then_some("true")
                 aria-describedby=described_by
             />
+        </FieldFrame>
+    }
+}
+
+/// What a field's control is described by: its hint, if it has one, and its error while shown.
+fn described_by(
+    id: &str,
+    has_hint: bool,
+    error: Signal<Option<String>>,
+) -> impl Fn() -> Option<String> + Clone + Send + Sync + 'static {
+    let (error_id, hint_id) = (format!("{id}-error"), format!("{id}-hint"));
+    move || {
+        let mut ids = Vec::new();
+        if has_hint {
+            ids.push(hint_id.clone());
+        }
+        if error.get().is_some() {
+            ids.push(error_id.clone());
+        }
+        (!ids.is_empty()).then(|| ids.join(" "))
+    }
+}
+
+/// The label, hint and inline error around one field's control (ids as [`described_by`] reads
+/// them).
+#[component]
+fn FieldFrame(
+    id: String,
+    label: &'static str,
+    required: bool,
+    hint: Option<&'static str>,
+    error: Signal<Option<String>>,
+    children: Children,
+) -> impl IntoView {
+    let (error_id, hint_id) = (format!("{id}-error"), format!("{id}-hint"));
+    view! {
+        <div class="field" class:has-error=move || error.get().is_some()>
+            <label for=id>
+                {label}
+                {(!required).then(|| view! { <span class="optional">" (optional)"</span> })}
+            </label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id>{h}</p> })}
+            {children()}
             <p class="field-error" id=error_id aria-live="polite">
                 {move || error.get()}
             </p>
@@ -173,28 +197,9 @@ pub fn TextArea(
     #[prop(into, optional)] error: Signal<Option<String>>,
 ) -> impl IntoView {
     let id = id.unwrap_or_else(|| format!("field-{name}"));
-    let error_id = format!("{id}-error");
-    let hint_id = format!("{id}-hint");
-    let described_by = {
-        let (error_id, hint_id) = (error_id.clone(), hint_id.clone());
-        move || {
-            let mut ids = Vec::new();
-            if hint.is_some() {
-                ids.push(hint_id.clone());
-            }
-            if error.get().is_some() {
-                ids.push(error_id.clone());
-            }
-            (!ids.is_empty()).then(|| ids.join(" "))
-        }
-    };
+    let described_by = described_by(&id, hint.is_some(), error);
     view! {
-        <div class="field" class:has-error=move || error.get().is_some()>
-            <label for=id.clone()>
-                {label}
-                {(!required).then(|| view! { <span class="optional">" (optional)"</span> })}
-            </label>
-            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{h}</p> })}
+        <FieldFrame id=id.clone() label required hint error>
             <textarea
                 id=id
                 name=name
@@ -204,10 +209,7 @@ pub fn TextArea(
                 aria-describedby=described_by
                 inner_html=textarea_html(&value)
             ></textarea>
-            <p class="field-error" id=error_id aria-live="polite">
-                {move || error.get()}
-            </p>
-        </div>
+        </FieldFrame>
     }
 }
 

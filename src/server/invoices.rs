@@ -1038,16 +1038,7 @@ pub async fn render_pdf(inv: invoice_pdf::Invoice) -> Result<Vec<u8>, AppError> 
                 .min(8),
         )
     });
-    let permit = match tokio::time::timeout(PDF_QUEUE_WAIT, slots.acquire()).await {
-        Ok(Ok(permit)) => permit,
-        Ok(Err(e)) => return Err(AppError::internal(format_args!("PDF slots closed: {e}"))),
-        Err(_) => {
-            tracing::warn!("every PDF slot stayed busy for {PDF_QUEUE_WAIT:?}");
-            return Err(AppError::Busy {
-                retry_after_secs: 5,
-            });
-        }
-    };
+    let permit = take_slot(slots, PDF_QUEUE_WAIT).await?;
     let deadline = std::time::Instant::now() + PDF_RENDER_BUDGET;
     let number = inv.number.clone();
     let rendered = tokio::task::spawn_blocking(move || {
@@ -1057,6 +1048,23 @@ pub async fn render_pdf(inv: invoice_pdf::Invoice) -> Result<Vec<u8>, AppError> 
     .await
     .map_err(AppError::internal)?;
     rendered.map_err(|e| AppError::internal(format_args!("PDF of invoice {number}: {e}")))
+}
+
+/// A render slot, or [`AppError::Busy`] when none frees up within `wait`.
+async fn take_slot(
+    slots: &'static tokio::sync::Semaphore,
+    wait: std::time::Duration,
+) -> Result<tokio::sync::SemaphorePermit<'static>, AppError> {
+    match tokio::time::timeout(wait, slots.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        Ok(Err(e)) => Err(AppError::internal(format_args!("PDF slots closed: {e}"))),
+        Err(_) => {
+            tracing::warn!("every PDF slot stayed busy for {wait:?}");
+            Err(AppError::Busy {
+                retry_after_secs: 5,
+            })
+        }
+    }
 }
 
 fn capitalize(s: &str) -> String {
@@ -1188,6 +1196,18 @@ pub async fn load_sample_data(db: &Db, user_id: i64) -> Result<(), AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_full_render_queue_answers_busy_and_frees_up() {
+        static SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(1);
+        let wait = std::time::Duration::from_millis(50);
+        let held = take_slot(&SLOTS, wait).await.expect("a free slot");
+        let e = take_slot(&SLOTS, wait).await.unwrap_err();
+        assert!(matches!(e, AppError::Busy { .. }), "{e:?}");
+        assert_eq!(e.status_code(), 503);
+        drop(held);
+        assert!(take_slot(&SLOTS, wait).await.is_ok(), "the slot is back");
+    }
 
     #[test]
     fn phones_parse_with_the_default_country() {
