@@ -282,9 +282,16 @@ impl Browser<'_> {
         resp
     }
 
+    /// The origin a browser on this app's pages sends: its public URL's (`AXIS_PUBLIC_URL`, or
+    /// the local address when that is not set).
+    pub fn origin(&self) -> String {
+        self.app.state.config.public_origin()
+    }
+
     /// Calls a server function the way `client` would, from this app's own origin.
     pub async fn call(&mut self, endpoint: &str, form: &[(&str, &str)], client: Client) -> Resp {
-        self.call_from(endpoint, form, client, Some(ORIGIN)).await
+        let origin = self.origin();
+        self.call_from(endpoint, form, client, Some(&origin)).await
     }
 
     pub async fn call_from(
@@ -304,7 +311,7 @@ impl Browser<'_> {
             Client::Wasm => b.header(header::ACCEPT, "application/json"),
             Client::PlainForm { referer } => b
                 .header(header::ACCEPT, "text/html,application/xhtml+xml")
-                .header(header::REFERER, format!("{ORIGIN}{referer}")),
+                .header(header::REFERER, format!("{}{referer}", self.origin())),
         };
         if let Some(o) = origin {
             b = b.header(header::ORIGIN, o);
