@@ -1,5 +1,5 @@
 //! Contract tests: every request the client makes and every answer the sandbox gives, held
-//! against Meta's official OpenAPI spec (`shared/contracts/meta-business-messaging-api_v23.0.yaml`).
+//! against Meta's official OpenAPI spec (`contracts/meta-business-messaging-api_v23.0.yaml`, vendored).
 //!
 //! The sandbox records each exchange under the spec operation it implements, so there is no
 //! guessing between the spec's overlapping paths (`/{Version}/{Phone-Number-ID}`,
@@ -36,7 +36,7 @@ const NOT_IN_SPEC: &[&str] = &[
 fn spec_path() -> PathBuf {
     match std::env::var("AXIS_CONTRACTS_DIR") {
         Ok(dir) => PathBuf::from(dir),
-        Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/contracts"),
+        Err(_) => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../contracts"),
     }
     .join("meta-business-messaging-api_v23.0.yaml")
 }
