@@ -121,7 +121,7 @@ async fn wait_healthy(site: &str, server: &Server) {
             }
         }
         assert!(
-            start.elapsed() < Duration::from_secs(60),
+            start.elapsed() < common::PATIENCE,
             "the server did not come up:\n{}",
             server.log_tail()
         );
@@ -269,7 +269,7 @@ async fn the_outbox_survives_sigkill(backend: Backend) {
         == 0
     {
         assert!(
-            start.elapsed() < Duration::from_secs(20),
+            start.elapsed() < common::PATIENCE,
             "the template was not approved"
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -298,7 +298,7 @@ async fn the_outbox_survives_sigkill(backend: Backend) {
     let kill_at = KILL_AFTER.max(accepted_while_queueing + KILL_AFTER_MORE);
     let wait = |what: &'static str| {
         assert!(
-            sending.elapsed() < Duration::from_secs(60),
+            sending.elapsed() < common::PATIENCE,
             "{what}: {} accepted:\n{}",
             sandbox.stats().accepted,
             server.log_tail()
@@ -362,7 +362,7 @@ async fn the_outbox_survives_sigkill(backend: Backend) {
         < INVOICES as i64
     {
         assert!(
-            start.elapsed() < Duration::from_secs(30),
+            start.elapsed() < common::PATIENCE,
             "not every send was read: {:?}",
             common::send_states(&pool).await
         );

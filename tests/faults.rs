@@ -88,7 +88,7 @@ impl Rig {
         };
         let r = rig.call("whatsapp/templates/create", &[]).await;
         assert!(r.status.is_success(), "{}", r.body);
-        rig.wait_for("the template's approval", Duration::from_secs(20), || async {
+        rig.wait_for("the template's approval", common::PATIENCE, || async {
             rig.scalar("SELECT COUNT(*) FROM whatsapp_templates WHERE status = 'APPROVED' AND name = 'axis_invoice_pdf'")
                 .await
                 == 1

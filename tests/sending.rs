@@ -149,7 +149,7 @@ impl World {
         .unwrap_or_default()
     }
 
-    /// Runs the worker over everything due until `done` holds (or fails after 20 s).
+    /// Runs the worker over everything due until `done` holds (or fails after `common::PATIENCE`).
     async fn drive<F, Fut>(&self, what: &str, done: F)
     where
         F: Fn() -> Fut,
@@ -164,7 +164,7 @@ impl World {
                 return;
             }
             assert!(
-                start.elapsed() < Duration::from_secs(20),
+                start.elapsed() < common::PATIENCE,
                 "timed out waiting for {what}"
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -179,7 +179,7 @@ impl World {
         let start = Instant::now();
         while !done().await {
             assert!(
-                start.elapsed() < Duration::from_secs(20),
+                start.elapsed() < common::PATIENCE,
                 "timed out waiting for {what}"
             );
             tokio::time::sleep(Duration::from_millis(30)).await;

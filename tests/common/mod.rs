@@ -18,6 +18,12 @@ use tower::ServiceExt;
 pub const ORIGIN: &str = "http://127.0.0.1:3000";
 pub const HOST: &str = "127.0.0.1:3000";
 
+/// How long a test waits for something that must happen (a template's approval, a send settling,
+/// a server coming up) before it fails. A liveness bound, not a deadline: waits poll for the
+/// event and end as soon as it happens, and the bound is generous so a busy 2-core machine never
+/// fails a test that is only slow.
+pub const PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
