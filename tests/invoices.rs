@@ -832,6 +832,41 @@ async fn hostile_input_is_refused_and_changes_nothing(backend: Backend) {
         0,
         "nothing was stored"
     );
+    // Without JavaScript the form comes back with the error and every line as typed.
+    let tid = t.to_string();
+    #[rustfmt::skip]
+    let form = [
+        ("id", ""), ("number", "INV-9001"), ("tenant_id", tid.as_str()), ("issue_date", "2026-11-01"),
+        ("due_date", "2026-11-30"), ("currency", "GBP"), ("notes", "Thanks"), ("intent", "issue"),
+        ("lines[0][description]", "Rent, December"), ("lines[0][quantity]", "1,5"),
+        ("lines[0][unit_price]", "950"), ("lines[0][tax_rate]", ""),
+        ("lines[1][description]", "Parking"), ("lines[1][quantity]", "1"),
+        ("lines[1][unit_price]", "25"), ("lines[1][tax_rate]", "20"),
+    ];
+    let r = b
+        .call(
+            "invoices/save",
+            &form,
+            Client::PlainForm {
+                referer: "/invoices/new",
+            },
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.location()),
+        (StatusCode::FOUND, Some("/invoices/new"))
+    );
+    let page = b.get("/invoices/new").await.body;
+    assert!(page.contains("Use a point for decimals"), "the error shows");
+    for typed in [
+        "value=\"Rent, December\"",
+        "value=\"1,5\"",
+        "value=\"Parking\"",
+        "value=\"25\"",
+    ] {
+        assert!(page.contains(typed), "{typed} is kept");
+    }
+    assert_eq!(app.count("SELECT COUNT(*) FROM invoices").await, 0);
 
     // What people really type is read right, and stored normalised.
     let r = save_with(

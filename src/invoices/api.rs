@@ -109,7 +109,21 @@ pub async fn save_invoice(
         Ok(id)
     }
     .await;
-    let values = [
+    // The lines come back too, under the names the form gives them.
+    let line_values: Vec<(String, &str)> = draft
+        .lines
+        .iter()
+        .enumerate()
+        .flat_map(|(i, l)| {
+            [
+                (format!("lines[{i}][description]"), l.description.as_str()),
+                (format!("lines[{i}][quantity]"), l.quantity.as_str()),
+                (format!("lines[{i}][unit_price]"), l.unit_price.as_str()),
+                (format!("lines[{i}][tax_rate]"), l.tax_rate.as_str()),
+            ]
+        })
+        .collect();
+    let mut values = vec![
         ("number", number.as_str()),
         ("tenant_id", tenant_id.as_str()),
         ("issue_date", issue_date.as_str()),
@@ -117,6 +131,7 @@ pub async fn save_invoice(
         ("currency", currency.as_str()),
         ("notes", notes.as_str()),
     ];
+    values.extend(line_values.iter().map(|(k, v)| (k.as_str(), *v)));
     srv::finish("invoice", &values, result).await
 }
 

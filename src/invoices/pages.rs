@@ -357,8 +357,34 @@ fn InvoiceForm(
     let form = FormState::new(save.value(), flash);
     let d = ed.draft;
     let editing = d.id.is_some();
-    // Without WASM the form cannot grow, so it comes with two spare rows.
-    let mut lines = d.lines.clone();
+    // After a refused plain form post the lines come back as typed, in their places (the errors
+    // name lines by position). Without WASM the form cannot grow, so it comes with two spare rows.
+    let typed: Vec<LineInput> = (0..crate::input::rules::MAX_INVOICE_LINES * 2)
+        .map_while(|i| {
+            let v = |f: &str| form.value(&format!("lines[{i}][{f}]"));
+            let fields = [
+                v("description"),
+                v("quantity"),
+                v("unit_price"),
+                v("tax_rate"),
+            ];
+            fields.iter().any(Option::is_some).then(|| {
+                let [description, quantity, unit_price, tax_rate] =
+                    fields.map(Option::unwrap_or_default);
+                LineInput {
+                    description,
+                    quantity,
+                    unit_price,
+                    tax_rate,
+                }
+            })
+        })
+        .collect();
+    let mut lines = if typed.is_empty() {
+        d.lines.clone()
+    } else {
+        typed
+    };
     lines.push(LineInput::default());
     lines.push(LineInput::default());
     let next_key = StoredValue::new(lines.len());
