@@ -33,6 +33,27 @@ fn kind(declared: &str) -> &'static str {
     }
 }
 
+/// The wording of each fact, one place for both dialects.
+fn column(t: &str, name: &str, declared: &str, not_null: bool) -> String {
+    let null = if not_null { "not null" } else { "null" };
+    format!("column {t}.{name} {} {null}", kind(declared))
+}
+fn index(t: &str, unique: bool, columns: &str) -> String {
+    format!(
+        "{} {t}({columns})",
+        if unique { "unique index" } else { "index" }
+    )
+}
+fn foreign_key(t: &str, f: &[String]) -> String {
+    format!(
+        "foreign key {t}.{} -> {}.{} on delete {}",
+        f[0],
+        f[1],
+        f[2],
+        f[3].to_ascii_lowercase()
+    )
+}
+
 async fn rows(app: &TestApp, sql: &str) -> Vec<Vec<String>> {
     use sqlx::Row;
     sqlx::query(sql)
@@ -64,12 +85,7 @@ async fn sqlite_facts(app: &TestApp) -> Facts {
         {
             // SQLite lets a primary key column be NULL unless it says so; PostgreSQL never does.
             let not_null = c[2] == "1" || c[3] != "0";
-            facts.insert(format!(
-                "column {t}.{} {} {}",
-                c[0],
-                kind(&c[1]),
-                if not_null { "not null" } else { "null" }
-            ));
+            facts.insert(column(&t, &c[0], &c[1], not_null));
             if c[3] != "0" {
                 facts.insert(format!("primary key {t}.{}", c[0]));
             }
@@ -94,11 +110,7 @@ async fn sqlite_facts(app: &TestApp) -> Facts {
             .into_iter()
             .map(|r| r[0].clone())
             .collect();
-            facts.insert(format!(
-                "{} {t}({})",
-                if i[1] == "1" { "unique index" } else { "index" },
-                cols.join(", ")
-            ));
+            facts.insert(index(&t, i[1] == "1", &cols.join(", ")));
         }
         for f in rows(
             app,
@@ -108,13 +120,7 @@ async fn sqlite_facts(app: &TestApp) -> Facts {
         )
         .await
         {
-            facts.insert(format!(
-                "foreign key {t}.{} -> {}.{} on delete {}",
-                f[0],
-                f[1],
-                f[2],
-                f[3].to_ascii_lowercase()
-            ));
+            facts.insert(foreign_key(&t, &f));
         }
     }
     facts
@@ -126,7 +132,7 @@ async fn postgres_facts(app: &TestApp) -> Facts {
     for t in tables.iter().map(|r| r[0].clone()) {
         facts.insert(format!("table {t}"));
         for c in rows(app, &format!("SELECT column_name::text, data_type::text, is_nullable::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = '{t}'")).await {
-            facts.insert(format!("column {t}.{} {} {}", c[0], kind(&c[1]), if c[2] == "NO" { "not null" } else { "null" }));
+            facts.insert(column(&t, &c[0], &c[1], c[2] == "NO"));
         }
         // Indexes with their columns in order; the primary key apart.
         let indexes = rows(app, &format!(
@@ -145,15 +151,7 @@ async fn postgres_facts(app: &TestApp) -> Facts {
                     facts.insert(format!("primary key {t}.{col}"));
                 }
             } else {
-                facts.insert(format!(
-                    "{} {t}({})",
-                    if i[1] == "true" {
-                        "unique index"
-                    } else {
-                        "index"
-                    },
-                    i[2]
-                ));
+                facts.insert(index(&t, i[1] == "true", &i[2]));
             }
         }
         let fks = rows(app, &format!(
@@ -164,13 +162,7 @@ async fn postgres_facts(app: &TestApp) -> Facts {
              WHERE kcu.table_schema = 'public' AND kcu.table_name = '{t}'"
         )).await;
         for f in fks {
-            facts.insert(format!(
-                "foreign key {t}.{} -> {}.{} on delete {}",
-                f[0],
-                f[1],
-                f[2],
-                f[3].to_ascii_lowercase()
-            ));
+            facts.insert(foreign_key(&t, &f));
         }
     }
     facts
