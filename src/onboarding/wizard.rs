@@ -567,7 +567,7 @@ fn SendStep(invoice_id: i64, a: Actions, flash: Option<FormFlash>) -> impl IntoV
 /// The latest send's ticks, asked for every 2 s while it moves.
 #[component]
 fn LiveTicks(invoice_id: i64, badge: SendBadge, refresh: RwSignal<u32>) -> impl IntoView {
-    let reached = |b: &SendBadge| matches!(b.state.as_str(), "sent" | "delivered" | "read");
+    let reached = |b: &SendBadge| b.state.reached_phone();
     let was_sent = reached(&badge);
     let badges = RwSignal::new(HashMap::from([(invoice_id, badge)]));
     let batch = RwSignal::new(None);

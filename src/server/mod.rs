@@ -7,6 +7,7 @@ pub mod db;
 pub mod invoices;
 pub mod onboarding;
 pub mod outbox;
+pub mod providers;
 pub mod security;
 pub mod sessions;
 pub mod state;
@@ -52,12 +53,14 @@ pub async fn prepare(
     db.optimize().await?;
     let whatsapp = whatsapp::WhatsAppService::start(&config, leptos_options.site_addr).await?;
     let outbox = outbox::Outbox::new(config.outbox.clone());
+    let providers = Arc::new(whatsapp.providers());
     Ok(AppState {
         leptos_options,
         db,
         config: Arc::new(config),
         whatsapp,
         outbox,
+        providers,
     })
 }
 
@@ -81,7 +84,7 @@ pub fn router(state: AppState) -> Router {
         .route("/invoices/{id}/pdf", get(invoice_pdf))
         .route("/fonts/{file}", get(web_font))
         .route(
-            "/webhooks/whatsapp/{key}",
+            "/webhooks/{provider}/{key}",
             get(webhooks::verify).post(webhooks::receive),
         )
         .leptos_routes_with_context(&state, routes, leptos::nonce::provide_nonce, {

@@ -11,4 +11,6 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub whatsapp: Arc<WhatsAppService>,
     pub outbox: Arc<super::outbox::Outbox>,
+    /// The messaging providers, by stored name and mode.
+    pub providers: Arc<super::providers::Providers>,
 }

@@ -10,6 +10,7 @@ use crate::{
     error::{AppError, FieldErrors, WhatsAppProblem},
     whatsapp::{ConnectionView, EnvManagedView, TokenView, WhatsAppPage},
 };
+use messaging::{Problem, ProviderError};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Row;
@@ -48,7 +49,7 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Mode {
     Live,
     Sandbox,
@@ -133,6 +134,18 @@ impl WhatsAppService {
             env: config.env_whatsapp.clone(),
             local_base: format!("http://{loopback}"),
         }))
+    }
+
+    /// Meta's Cloud API as a provider: live through `WHATSAPP_GRAPH_URL`, sandbox through the
+    /// built-in simulator when it runs.
+    pub fn providers(&self) -> super::providers::Providers {
+        use whatsapp_cloud::MetaProvider;
+        let providers = super::providers::Providers::default();
+        providers.register(Mode::Live, Arc::new(MetaProvider::new(self.live.clone())));
+        if let Some(s) = &self.sandbox {
+            providers.register(Mode::Sandbox, Arc::new(MetaProvider::new(s.client.clone())));
+        }
+        providers
     }
 
     /// Sandbox connections only ever talk to the sandbox, live ones only to `WHATSAPP_GRAPH_URL`.
@@ -293,14 +306,13 @@ pub fn validate(
 
 // ---- Meta's errors, explained -------------------------------------------------------------------
 
-/// Turns a Graph failure into the matching troubleshooting entry.
-pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
-    let api = e.api();
-    let (title, anchor, explanation, steps): (&str, &str, String, Vec<&str>) = match e.kind() {
-        ErrorKind::InvalidToken => (
+/// Turns a provider failure into the matching troubleshooting entry.
+pub fn problem(e: &ProviderError, phone_number_id: &str) -> WhatsAppProblem {
+    let (title, anchor, explanation, steps): (&str, &str, String, Vec<&str>) = match e.problem {
+        Problem::InvalidCredentials { expired } => (
             "Invalid Access Token",
             "invalid-access-token",
-            if api.and_then(|a| a.subcode) == Some(463) {
+            if expired {
                 "Meta says this access token has expired. Temporary tokens from the API Setup page last only 24 hours.".into()
             } else {
                 "Meta did not accept this access token: it has expired, was revoked, or was not copied completely.".into()
@@ -311,7 +323,7 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
                 "Make sure you are using the Phone Number ID of the same WhatsApp account.",
             ],
         ),
-        ErrorKind::UnknownObject => (
+        Problem::UnknownSender => (
             "Phone number not registered",
             "phone-number-not-registered",
             format!("Meta has no phone number with ID {phone_number_id} that this token may use: the ID is wrong, or the number is not shared with the token."),
@@ -321,7 +333,7 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
                 "Verify your phone number in Meta Business Suite and check that WhatsApp Business is set up.",
             ],
         ),
-        ErrorKind::NotRegistered => (
+        Problem::SenderNotRegistered => (
             "Phone number not registered",
             "phone-number-not-registered",
             "This number is not registered with the WhatsApp Cloud API yet.".into(),
@@ -331,7 +343,7 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
                 "Check that the phone number shows as verified under WhatsApp → API Setup.",
             ],
         ),
-        ErrorKind::RateLimited | ErrorKind::PairRateLimited | ErrorKind::SpamLimited => (
+        Problem::RateLimited => (
             "Rate limit exceeded",
             "rate-limit-exceeded",
             "Meta is limiting requests or messages for this account right now.".into(),
@@ -341,7 +353,7 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
                 "Meta raises limits for businesses that are verified and keep a good quality rating.",
             ],
         ),
-        ErrorKind::MissingPermission => (
+        Problem::MissingPermission => (
             "Missing permissions",
             "missing-permissions",
             "This token may not use this WhatsApp account.".into(),
@@ -350,23 +362,23 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
                 "Assign the WhatsApp account to the token's system user with full control.",
             ],
         ),
-        ErrorKind::AccountRestricted => (
+        Problem::AccountRestricted => (
             "Account restricted by Meta",
             "account-restricted",
             "Meta has restricted or locked this WhatsApp account.".into(),
             vec!["Open WhatsApp Manager in Meta Business Suite to see why, and request a review there."],
         ),
-        ErrorKind::Timeout | ErrorKind::Network | ErrorKind::Temporary => (
+        Problem::Timeout | Problem::Network | Problem::Temporary => (
             "Could not reach WhatsApp",
             "could-not-reach-whatsapp",
-            match e {
-                GraphError::Timeout => "Meta's servers did not answer in time.".into(),
-                GraphError::Network(_) => "Axis CRM could not connect to Meta's servers.".into(),
+            match e.problem {
+                Problem::Timeout => "Meta's servers did not answer in time.".into(),
+                Problem::Network => "Axis CRM could not connect to Meta's servers.".into(),
                 _ => "Meta answered with a temporary error.".into(),
             },
             vec!["Nothing was saved. Try again in a minute.", "If it keeps happening, check Meta's status page (metastatus.com)."],
         ),
-        ErrorKind::Undeliverable => (
+        Problem::Undeliverable => (
             "Failed to send message",
             "failed-to-send-message",
             "WhatsApp could not deliver the message to this number (error 131026).".into(),
@@ -377,7 +389,7 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
                 "Ask the tenant whether they have blocked your business number.",
             ],
         ),
-        ErrorKind::ReEngagement => (
+        Problem::WindowClosed => (
             "Outside the 24-hour window",
             "outside-24-hour-window",
             "More than 24 hours have passed since the tenant last wrote, so only an approved template may be sent (error 131047).".into(),
@@ -386,7 +398,7 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
                 "Or ask the tenant to send you a message first: that opens a new 24-hour window.",
             ],
         ),
-        ErrorKind::RecipientNotAllowed => (
+        Problem::RecipientNotAllowed => (
             "Recipient not in the test number's list",
             "test-number-recipients",
             "Meta's test number only sends to up to 5 phone numbers you have verified (error 131030).".into(),
@@ -395,7 +407,7 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
                 "Or connect a real business phone number, which can message anyone.",
             ],
         ),
-        ErrorKind::Payment => (
+        Problem::PaymentNeeded => (
             "Payment method needed",
             "payment-method",
             "Meta needs a valid payment method on the WhatsApp Business Account to send templates (error 131042).".into(),
@@ -404,12 +416,12 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
                 "Templates outside the 24-hour window are billed per delivered message; see Help → Important notes for what is free.",
             ],
         ),
-        ErrorKind::TemplateMismatch | ErrorKind::TemplateNotFound | ErrorKind::TemplatePaused => (
+        Problem::TemplateMismatch | Problem::TemplateNotFound | Problem::TemplatePaused => (
             "Template problem",
             "template-problems",
-            match e.kind() {
-                ErrorKind::TemplateNotFound => "Meta has no approved template with this name in this language (error 132001).".into(),
-                ErrorKind::TemplatePaused => "Meta paused or disabled this template, usually because of low quality (error 132015/132016).".into(),
+            match e.problem {
+                Problem::TemplateNotFound => "Meta has no approved template with this name in this language (error 132001).".into(),
+                Problem::TemplatePaused => "Meta paused or disabled this template, usually because of low quality (error 132015/132016).".into(),
                 _ => "The template's parameters no longer match the approved template (error 132000/132012).".into(),
             },
             vec![
@@ -417,13 +429,13 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
                 "Choose an approved template with a document header and four body variables, or create the invoice template there.",
             ],
         ),
-        ErrorKind::MediaFailed => (
+        Problem::MediaFailed => (
             "The PDF could not be sent",
             "media-failed",
             "Meta could not process the invoice PDF (error 131053).".into(),
             vec!["Try again; if it fails again, download the PDF and check that it opens."],
         ),
-        ErrorKind::SelfMessage => (
+        Problem::SelfMessage => (
             "Cannot message your own number",
             "other-errors",
             "The tenant's phone number is your WhatsApp business number itself (error 131021).".into(),
@@ -440,34 +452,22 @@ pub fn problem(e: &GraphError, phone_number_id: &str) -> WhatsAppProblem {
         title: title.into(),
         explanation,
         steps: steps.into_iter().map(str::to_string).collect(),
-        code: api.map(|a| a.code),
-        meta_message: api.map(|a| a.best_text().to_string()),
-        fbtrace_id: api.and_then(|a| a.fbtrace_id.clone()),
+        code: e.code,
+        meta_message: e.message.clone(),
+        fbtrace_id: e.trace_id.clone(),
         anchor: anchor.into(),
     }
 }
 
-/// The troubleshooting entry for an error Meta reported by code alone (in a status webhook, or
-/// stored with a failed send).
+/// The troubleshooting entry for an error Meta reported by code alone (stored with a failed
+/// send).
 pub fn problem_for_code(code: i64, details: Option<String>) -> WhatsAppProblem {
-    let api = whatsapp_cloud::ApiError {
-        http_status: 200,
-        code,
-        subcode: None,
-        error_type: None,
-        message: details.clone().unwrap_or_default(),
-        details,
-        user_title: None,
-        user_msg: None,
-        fbtrace_id: None,
-        is_transient: false,
-    };
-    problem(&GraphError::Api(api), "")
+    problem(&whatsapp_cloud::classify_code(code, details), "")
 }
 
 pub(crate) fn graph_failure(e: GraphError, phone_number_id: &str) -> AppError {
     tracing::warn!(kind = %e.kind(), code = ?e.api().map(|a| a.code), fbtrace_id = ?e.fbtrace_id(), error = %e, "Graph API call failed");
-    AppError::WhatsApp(problem(&e, phone_number_id))
+    AppError::WhatsApp(problem(&e.to_provider_error(), phone_number_id))
 }
 
 // ---- the live check -----------------------------------------------------------------------------
@@ -627,6 +627,8 @@ pub async fn save(
 
 /// A stored connection with its secrets decrypted, for the calls that need them.
 pub struct Stored {
+    /// The provider's stored name (`meta`, …).
+    pub provider: String,
     pub mode: Mode,
     pub creds: Credentials,
     pub phone_number: Option<String>,
@@ -637,7 +639,7 @@ pub struct Stored {
 
 pub async fn load(db: &Db, wa: &WhatsAppService, user_id: i64) -> Result<Option<Stored>, AppError> {
     let Some(row) = sqlx::query(
-        "SELECT mode, phone_number_id, business_account_id, phone_number, app_id, access_token_enc, app_secret_enc, \
+        "SELECT provider, mode, phone_number_id, business_account_id, phone_number, app_id, access_token_enc, app_secret_enc, \
          display_phone_number, verified_name, webhook_key FROM whatsapp_connections WHERE user_id = $1",
     )
     .bind(user_id)
@@ -671,6 +673,7 @@ pub async fn load(db: &Db, wa: &WhatsAppService, user_id: i64) -> Result<Option<
         _ => None,
     };
     let stored = Stored {
+        provider: row.try_get("provider")?,
         mode,
         creds: Credentials {
             phone_number_id: row.try_get("phone_number_id")?,
@@ -687,6 +690,19 @@ pub async fn load(db: &Db, wa: &WhatsAppService, user_id: i64) -> Result<Option<
         restore_sandbox(wa, &stored);
     }
     Ok(Some(stored))
+}
+
+impl Stored {
+    /// The credentials in the providers' neutral shape.
+    pub fn account(&self) -> messaging::Account {
+        messaging::Account {
+            sender: self.creds.phone_number_id.clone(),
+            token: self.creds.access_token.clone(),
+            account_id: self.creds.business_account_id.clone(),
+            app_id: self.creds.app.as_ref().map(|a| a.app_id.clone()),
+            signing_secret: self.creds.app.as_ref().map(|a| a.app_secret.clone()),
+        }
+    }
 }
 
 /// The sandbox keeps nothing across restarts: put a stored sandbox account back before use.
@@ -1106,7 +1122,7 @@ mod tests {
         assert!(validate(&i, false).is_ok());
     }
 
-    fn api(code: i64, subcode: Option<i64>) -> GraphError {
+    fn api(code: i64, subcode: Option<i64>) -> ProviderError {
         GraphError::Api(whatsapp_cloud::ApiError {
             http_status: 400,
             code,
@@ -1119,6 +1135,7 @@ mod tests {
             fbtrace_id: Some("Atrace".into()),
             is_transient: false,
         })
+        .to_provider_error()
     }
 
     #[test]
@@ -1145,11 +1162,15 @@ mod tests {
         for code in [10, 200, 299] {
             assert_eq!(problem(&api(code, None), "1").title, "Missing permissions");
         }
-        let t = problem(&GraphError::Timeout, "1");
+        let t = problem(&GraphError::Timeout.to_provider_error(), "1");
         assert_eq!(t.title, "Could not reach WhatsApp");
         assert!(t.steps[0].contains("Nothing was saved"));
         assert_eq!(
-            problem(&GraphError::Network("refused".into()), "1").code,
+            problem(
+                &GraphError::Network("refused".into()).to_provider_error(),
+                "1"
+            )
+            .code,
             None
         );
     }

@@ -35,24 +35,23 @@ pub fn WhatsAppIcon() -> impl IntoView {
 #[component]
 pub fn SendTicks(badge: SendBadge, invoice_id: i64) -> impl IntoView {
     let label = badge.label();
-    let (mark, class) = match badge.state.as_str() {
-        "queued" | "sending" | "unknown" => ("◷", "ticks ticks-pending"),
-        "accepted" => ("✓", "ticks ticks-accepted"),
-        "sent" => ("✓", "ticks ticks-sent"),
-        "delivered" => ("✓✓", "ticks ticks-delivered"),
-        "read" => ("✓✓", "ticks ticks-read"),
-        _ => ("✕", "ticks ticks-failed"),
+    let (mark, class) = match badge.state {
+        SendState::Queued | SendState::Sending | SendState::Unknown => ("◷", "ticks ticks-pending"),
+        SendState::Accepted => ("✓", "ticks ticks-accepted"),
+        SendState::Sent => ("✓", "ticks ticks-sent"),
+        SendState::Delivered => ("✓✓", "ticks ticks-delivered"),
+        SendState::Read => ("✓✓", "ticks ticks-read"),
+        SendState::Failed => ("✕", "ticks ticks-failed"),
     };
-    let failed = badge.state == "failed";
+    let failed = badge.state == SendState::Failed;
     view! {
-        <span class="send-status" data-state=badge.state.clone()>
+        <span class="send-status" data-state=badge.state.as_str()>
             <span class=class role="img" aria-label=format!("WhatsApp: {label}") title=label.clone()>{mark}</span>
-            <span class="send-word">{match badge.state.as_str() {
-                "queued" | "sending" => "queued",
-                "unknown" => "checking",
-                "accepted" => "accepted",
-                other => other,
-            }.to_string()}</span>
+            <span class="send-word">{match badge.state {
+                SendState::Queued | SendState::Sending => "queued",
+                SendState::Unknown => "checking",
+                other => other.as_str(),
+            }}</span>
             {failed.then(|| view! {
                 <a class="send-reason" href=crate::help::troubleshooting::href(badge.anchor.as_deref().unwrap_or("other-errors"))>
                     {badge.reason.clone().unwrap_or_default()}

@@ -15,12 +15,86 @@ pub struct Blocker {
     pub fix_label: String,
 }
 
+/// Where a send is. A send goes `Queued → Sending → Accepted` when the provider takes the
+/// message, then `Sent → Delivered → Read` (or `Failed`) as status webhooks arrive. The rank only
+/// ever grows along that line, so duplicated and reordered webhooks leave the right final state;
+/// `Unknown` (the provider may or may not have taken it) ranks with `Sending`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SendState {
+    Queued,
+    Sending,
+    Unknown,
+    Accepted,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl SendState {
+    pub const ALL: [SendState; 8] = [
+        SendState::Queued,
+        SendState::Sending,
+        SendState::Unknown,
+        SendState::Accepted,
+        SendState::Sent,
+        SendState::Delivered,
+        SendState::Read,
+        SendState::Failed,
+    ];
+
+    /// The stored name (`whatsapp_sends.state`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SendState::Queued => "queued",
+            SendState::Sending => "sending",
+            SendState::Unknown => "unknown",
+            SendState::Accepted => "accepted",
+            SendState::Sent => "sent",
+            SendState::Delivered => "delivered",
+            SendState::Read => "read",
+            SendState::Failed => "failed",
+        }
+    }
+
+    /// The stored rank (`whatsapp_sends.state_rank`): webhooks move a send only to a higher one.
+    pub fn rank(self) -> i64 {
+        match self {
+            SendState::Queued => 0,
+            SendState::Sending | SendState::Unknown => 1,
+            SendState::Accepted => 2,
+            SendState::Sent => 3,
+            SendState::Delivered => 4,
+            SendState::Read => 5,
+            SendState::Failed => 6,
+        }
+    }
+
+    pub fn parse(stored: &str) -> Option<SendState> {
+        SendState::ALL.into_iter().find(|s| s.as_str() == stored)
+    }
+
+    /// The tenant's phone has it, or further.
+    pub fn reached_phone(self) -> bool {
+        matches!(
+            self,
+            SendState::Sent | SendState::Delivered | SendState::Read
+        )
+    }
+}
+
+impl std::fmt::Display for SendState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The latest WhatsApp send of an invoice, as the table's ticks show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendBadge {
     pub send_id: i64,
-    /// queued, sending, unknown, accepted, sent, delivered, read, failed.
-    pub state: String,
+    pub state: SendState,
     /// "document" or "template" once decided.
     pub kind: Option<String>,
     /// Why it failed, or why it is waiting to be retried.
@@ -33,21 +107,20 @@ pub struct SendBadge {
 impl SendBadge {
     /// What a screen reader hears and a tooltip shows.
     pub fn label(&self) -> String {
-        let base = match self.state.as_str() {
-            "queued" if self.retrying => "Queued, will retry",
-            "queued" => "Queued",
-            "sending" => "Sending",
-            "unknown" => "Waiting for WhatsApp to confirm",
-            "accepted" => "Accepted by WhatsApp",
-            "sent" => "Sent",
-            "delivered" => "Delivered",
-            "read" => "Read",
-            "failed" => "Failed",
-            _ => "Unknown",
+        let base = match self.state {
+            SendState::Queued if self.retrying => "Queued, will retry",
+            SendState::Queued => "Queued",
+            SendState::Sending => "Sending",
+            SendState::Unknown => "Waiting for WhatsApp to confirm",
+            SendState::Accepted => "Accepted by WhatsApp",
+            SendState::Sent => "Sent",
+            SendState::Delivered => "Delivered",
+            SendState::Read => "Read",
+            SendState::Failed => "Failed",
         };
-        match (&self.reason, self.state.as_str()) {
-            (Some(r), "failed") => format!("{base}: {r}"),
-            (Some(r), "queued") if self.retrying => format!("{base} ({r})"),
+        match (&self.reason, self.state) {
+            (Some(r), SendState::Failed) => format!("{base}: {r}"),
+            (Some(r), SendState::Queued) if self.retrying => format!("{base} ({r})"),
             _ => base.to_string(),
         }
     }
@@ -55,10 +128,7 @@ impl SendBadge {
     /// Still moving: the page keeps asking for news while any badge is. A delivered message may
     /// still be read (unless the tenant turned read receipts off).
     pub fn in_progress(&self) -> bool {
-        matches!(
-            self.state.as_str(),
-            "queued" | "sending" | "unknown" | "accepted" | "sent" | "delivered"
-        )
+        !matches!(self.state, SendState::Read | SendState::Failed)
     }
 }
 
@@ -347,9 +417,10 @@ mod tests {
     use super::*;
 
     fn badge(state: &str, reason: Option<&str>, retrying: bool) -> SendBadge {
+        let state = SendState::parse(state).unwrap();
         SendBadge {
             send_id: 1,
-            state: state.into(),
+            state,
             kind: None,
             reason: reason.map(str::to_string),
             anchor: None,
@@ -373,5 +444,19 @@ mod tests {
         assert!(badge("delivered", None, false).in_progress());
         assert!(!badge("read", None, false).in_progress());
         assert!(!badge("failed", None, false).in_progress());
+    }
+
+    #[test]
+    fn states_read_back_and_ranks_only_grow_along_the_lifecycle() {
+        for s in SendState::ALL {
+            assert_eq!(SendState::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(SendState::parse("played"), None);
+        use SendState::*;
+        let order = [Queued, Sending, Accepted, Sent, Delivered, Read, Failed];
+        for w in order.windows(2) {
+            assert!(w[0].rank() < w[1].rank(), "{} before {}", w[0], w[1]);
+        }
+        assert_eq!(Unknown.rank(), Sending.rank());
     }
 }

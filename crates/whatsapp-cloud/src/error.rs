@@ -1,6 +1,7 @@
 //! Meta's errors, typed and classified. Branch on `code` (and `subcode` for 100 and 190), never on
 //! HTTP status or titles; show `details` / `error_user_msg`; log `fbtrace_id`.
 
+use messaging::{Disposition, Pace, Problem, ProviderError};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -221,6 +222,79 @@ impl GraphError {
     }
 }
 
+impl ErrorKind {
+    /// The neutral troubleshooting key of this kind.
+    pub fn problem(self, subcode: Option<i64>) -> Problem {
+        match self {
+            ErrorKind::InvalidToken => Problem::InvalidCredentials {
+                expired: subcode == Some(463),
+            },
+            ErrorKind::MissingPermission => Problem::MissingPermission,
+            ErrorKind::UnknownObject => Problem::UnknownSender,
+            ErrorKind::NotRegistered => Problem::SenderNotRegistered,
+            ErrorKind::RateLimited | ErrorKind::PairRateLimited | ErrorKind::SpamLimited => {
+                Problem::RateLimited
+            }
+            ErrorKind::AccountRestricted => Problem::AccountRestricted,
+            ErrorKind::Undeliverable => Problem::Undeliverable,
+            ErrorKind::ReEngagement => Problem::WindowClosed,
+            ErrorKind::RecipientNotAllowed => Problem::RecipientNotAllowed,
+            ErrorKind::Payment => Problem::PaymentNeeded,
+            ErrorKind::MediaFailed => Problem::MediaFailed,
+            ErrorKind::TemplateMismatch => Problem::TemplateMismatch,
+            ErrorKind::TemplateNotFound => Problem::TemplateNotFound,
+            ErrorKind::TemplatePaused => Problem::TemplatePaused,
+            ErrorKind::SelfMessage => Problem::SelfMessage,
+            ErrorKind::Temporary => Problem::Temporary,
+            ErrorKind::InvalidParameter => Problem::InvalidParameter,
+            ErrorKind::Timeout => Problem::Timeout,
+            ErrorKind::Network => Problem::Network,
+            ErrorKind::Other => Problem::Other,
+        }
+    }
+}
+
+impl GraphError {
+    /// This failure in the outbox's terms. A time-out or a dropped connection may have reached
+    /// Meta, so its outcome is unknown; a closed window (131047) asks for a template.
+    pub fn to_provider_error(&self) -> ProviderError {
+        let kind = self.kind();
+        let disposition = match (self, kind, self.retry()) {
+            (GraphError::Timeout | GraphError::Network(_), _, _) => Disposition::Unknown,
+            (_, ErrorKind::ReEngagement, _) => Disposition::WindowClosed,
+            (_, _, Retry::Backoff) => Disposition::Retry(Pace::Backoff),
+            (_, _, Retry::PairBackoff) => Disposition::Retry(Pace::Recipient),
+            (_, _, Retry::No) => Disposition::Final,
+        };
+        let api = self.api();
+        ProviderError {
+            disposition,
+            problem: kind.problem(api.and_then(|a| a.subcode)),
+            code: api.map(|a| a.code),
+            message: api.map(|a| a.best_text().to_string()),
+            trace_id: api.and_then(|a| a.fbtrace_id.clone()),
+        }
+    }
+}
+
+/// A code Meta reported after the fact (in a status webhook's `errors`), classified as if the
+/// call had failed with it.
+pub fn classify_code(code: i64, details: Option<String>) -> ProviderError {
+    GraphError::Api(ApiError {
+        http_status: 200,
+        code,
+        subcode: None,
+        error_type: None,
+        message: details.clone().unwrap_or_default(),
+        details,
+        user_title: None,
+        user_msg: None,
+        fbtrace_id: None,
+        is_transient: false,
+    })
+    .to_provider_error()
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(self, f)
@@ -311,5 +385,20 @@ mod tests {
             e.is_transient = true;
         }
         assert_eq!(transient.retry(), Retry::Backoff);
+    }
+
+    #[test]
+    fn neutral_dispositions() {
+        let d = |e: GraphError| e.to_provider_error().disposition;
+        assert_eq!(d(GraphError::Timeout), Disposition::Unknown);
+        assert_eq!(d(GraphError::Network("reset".into())), Disposition::Unknown);
+        assert_eq!(d(api(131047, None)), Disposition::WindowClosed);
+        assert_eq!(d(api(130429, None)), Disposition::Retry(Pace::Backoff));
+        assert_eq!(d(api(131056, None)), Disposition::Retry(Pace::Recipient));
+        assert_eq!(d(api(131026, None)), Disposition::Final);
+        let e = api(190, Some(463)).to_provider_error();
+        assert_eq!(e.problem, Problem::InvalidCredentials { expired: true });
+        assert_eq!(e.code, Some(190));
+        assert_eq!(classify_code(131047, None).problem, Problem::WindowClosed);
     }
 }

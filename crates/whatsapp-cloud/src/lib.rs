@@ -2,6 +2,8 @@
 //!
 //! - [`GraphClient`]: one typed client with a configurable base URL and API version.
 //! - [`GraphError`]: Meta's error body, typed, with [`ErrorKind`] and [`Retry`] classification.
+//! - [`MetaProvider`]: the client behind the neutral `messaging::Provider` trait, with
+//!   [`webhook`] reading Meta's envelope into neutral delivery events.
 //! - [`signature`]: `X-Hub-Signature-256` for webhooks.
 //! - `sandbox` (feature): a Cloud API simulator that answers and fails the way Meta does.
 //!
@@ -13,12 +15,15 @@
 
 mod client;
 mod error;
+mod provider;
 pub mod signature;
 pub mod types;
+pub mod webhook;
 
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
 pub use client::{AppCredentials, GraphClient, GraphConfig, PHONE_NUMBER_FIELDS};
-pub use error::{ApiError, ErrorKind, GraphError, Retry};
+pub use error::{classify_code, ApiError, ErrorKind, GraphError, Retry};
+pub use provider::{outgoing, MetaProvider, META};
 pub use secrecy::{ExposeSecret, SecretString};
