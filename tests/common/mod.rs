@@ -175,11 +175,6 @@ impl TestApp {
     }
 }
 
-/// A Cloud API sandbox standing in for Meta, with the app's `WHATSAPP_GRAPH_URL` pointed at it.
-pub async fn fake_meta() -> (whatsapp_cloud::sandbox::Sandbox, String) {
-    fake_meta_with(|_| {}).await
-}
-
 /// A Cloud API sandbox standing in for Meta (recording every exchange, "slow" answers held 30 s),
 /// with `adjust` applied to its settings; returns it and its base URL, for the app's
 /// `WHATSAPP_GRAPH_URL`. Worlds make theirs with this (see [`world::WorldBuilder::fake_meta`]).
@@ -415,19 +410,6 @@ macro_rules! per_backend {
     };
 }
 
-/// Creates a fresh, empty PostgreSQL database on [`pg_admin_url`]; returns its name and URL.
-pub async fn create_pg_database() -> (String, String) {
-    let name = format!("axis_test_{}", uuid::Uuid::new_v4().simple());
-    admin_exec(&format!("CREATE DATABASE {name}")).await;
-    let url = with_db(&pg_admin_url(), &name);
-    (name, url)
-}
-
-/// Drops a database made by [`create_pg_database`], closing whatever still uses it.
-pub async fn drop_pg_database(name: &str) {
-    admin_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
-}
-
 /// Seeds `count` issued invoices for `user_id` by SQL, each to its own new tenant with a mobile
 /// number `{phone_prefix}{i:05}` (i from 1; keep it clear of numbers ending in 0000, which the
 /// sandbox reports undeliverable) and one invoice line. Numbers are `{number_prefix}{i:05}`.
@@ -489,49 +471,4 @@ fn time_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-/// How many messages the sandbox accepted for each invoice (by `callback` → send id → invoice
-/// id). Panics on a message without a tag, or whose send id the database does not know.
-pub async fn accepted_per_invoice(
-    pool: &sqlx::AnyPool,
-    sent: &[whatsapp_cloud::sandbox::SentRecord],
-) -> std::collections::HashMap<i64, usize> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT id, invoice_id FROM whatsapp_sends")
-        .fetch_all(pool)
-        .await
-        .unwrap();
-    let invoice_of: std::collections::HashMap<i64, i64> = rows.into_iter().collect();
-    let mut out = std::collections::HashMap::new();
-    for s in sent {
-        let tag = s
-            .callback
-            .as_deref()
-            .unwrap_or_else(|| panic!("message {} has no callback tag", s.wamid));
-        let (send, _attempt) = axis_crm::server::outbox::parse_callback(tag)
-            .unwrap_or_else(|| panic!("unreadable callback tag {tag}"));
-        let invoice = *invoice_of
-            .get(&send)
-            .unwrap_or_else(|| panic!("callback {tag} names an unknown send"));
-        *out.entry(invoice).or_insert(0usize) += 1;
-    }
-    out
-}
-
-/// `state → count` over every send, for failure messages and progress lines.
-pub async fn send_states(pool: &sqlx::AnyPool) -> Vec<(String, i64)> {
-    sqlx::query_as("SELECT state, COUNT(*) FROM whatsapp_sends GROUP BY state ORDER BY state")
-        .fetch_all(pool)
-        .await
-        .unwrap()
-}
-
-/// `outcome → count` over every recorded call to Meta's /messages.
-pub async fn attempt_outcomes(pool: &sqlx::AnyPool) -> Vec<(String, i64)> {
-    sqlx::query_as(
-        "SELECT outcome, COUNT(*) FROM whatsapp_attempts GROUP BY outcome ORDER BY outcome",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap()
 }
