@@ -9,228 +9,36 @@
 //! b. A bulk send of 1,000 invoices (template path: no tenant has written) through the outbox
 //!    worker to an in-process Cloud API sandbox at its default 80 messages/s. Reports the rate
 //!    the sandbox accepted them at and the throughput and pair-rate refusals it answered.
-use axis_crm::server::{self, config::Config, outbox, AppState};
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use axis_crm::server::{self, outbox};
+use common::{world::World, Backend};
 use std::{
-    net::SocketAddr,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc,
     },
     time::{Duration, Instant},
 };
-use whatsapp_cloud::sandbox::{NewAccount, Sandbox, SandboxAccount, SandboxConfig};
 
 const SENDS: usize = 20_000;
 const STATUSES: [&str; 3] = ["sent", "delivered", "read"];
 const INGEST_LIMIT: Duration = Duration::from_secs(90);
 const BULK: usize = 1_000;
 
-/// The app served on a loopback port, a sandbox standing in for Meta, and a connected user
-/// whose invoice template is approved.
-struct Rig {
-    state: AppState,
-    site: String,
-    sandbox: Sandbox,
-    account: SandboxAccount,
-    user_id: i64,
-    webhook_key: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn rig(adjust: impl FnOnce(&mut SandboxConfig)) -> anyhow::Result<Rig> {
-    let dir = tempfile::tempdir()?;
-    let mut config = SandboxConfig {
-        template_review: Duration::from_millis(50),
-        ..Default::default()
-    };
-    adjust(&mut config);
-    let sandbox = Sandbox::new(config);
-    let (graph, _) = sandbox.serve("127.0.0.1:0".parse()?).await?;
-
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let env = [
-        ("AXIS_DATA_DIR", dir.path().display().to_string()),
-        ("AXIS_SANDBOX", "off".to_string()),
-        ("WHATSAPP_GRAPH_URL", graph),
-    ];
-    let config = Config::from_lookup(
-        |k| {
-            env.iter()
-                .find(|(key, _)| *key == k)
-                .map(|(_, v)| v.clone())
-        },
-        addr,
-    )?;
-    let options = leptos::config::LeptosOptions::builder()
-        .output_name("axis-crm")
-        .site_addr(addr)
-        .build();
-    let state = server::prepare(config, options).await?;
-    let router = server::router(state.clone());
-    tokio::spawn(async move {
-        let _ = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await;
-    });
-    let site = format!("http://{addr}");
-
-    let account = sandbox.create_account(NewAccount {
-        verified_name: "Harbour Lettings".into(),
-        ..Default::default()
-    });
-    let http = reqwest::Client::new();
-    let mut cookie = None;
-    call(
-        &http,
-        &site,
-        &mut cookie,
-        "signup",
-        &[
-            ("name", "Lee"),
-            ("business_name", "Harbour Lettings"),
-            ("email", "lee@example.com"),
-            ("password", "correct horse battery"),
-        ],
-    )
-    .await?;
-    call(
-        &http,
-        &site,
-        &mut cookie,
-        "whatsapp/connect",
-        &[
-            ("phone_number_id", account.phone_number_id.as_str()),
-            ("access_token", account.access_token.as_str()),
-            ("business_account_id", account.business_account_id.as_str()),
-            ("phone_number", ""),
-            ("app_id", account.app_id.as_str()),
-            ("app_secret", account.app_secret.as_str()),
-        ],
-    )
-    .await?;
-    let pool = &state.db.pool;
-    let webhook_key: String = sqlx::query_scalar("SELECT webhook_key FROM whatsapp_connections")
-        .fetch_one(pool)
-        .await?;
-    let user_id: i64 = sqlx::query_scalar("SELECT id FROM users")
-        .fetch_one(pool)
-        .await?;
-    sandbox.set_webhook(
-        &account.app_id,
-        Some(format!("{site}/webhooks/whatsapp/{webhook_key}")),
-    );
-    call(&http, &site, &mut cookie, "whatsapp/templates/create", &[]).await?;
-    let start = Instant::now();
-    loop {
-        let approved: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM whatsapp_templates WHERE status = 'APPROVED'")
-                .fetch_one(pool)
-                .await?;
-        if approved > 0 {
-            break;
-        }
-        anyhow::ensure!(
-            start.elapsed() < Duration::from_secs(20),
-            "the template was not approved"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(Rig {
-        state,
-        site,
-        sandbox,
-        account,
-        user_id,
-        webhook_key,
-        _dir: dir,
-    })
-}
-
-/// A server function called the way the WASM app calls it; keeps the session cookie.
-async fn call(
-    http: &reqwest::Client,
-    site: &str,
-    cookie: &mut Option<String>,
-    endpoint: &str,
-    form: &[(&str, &str)],
-) -> anyhow::Result<String> {
-    let body = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form)
-        .finish();
-    let mut req = http
-        .post(format!("{site}/api/{endpoint}"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("accept", "application/json")
-        .header("origin", site)
-        .body(body);
-    if let Some(c) = cookie.as_deref() {
-        req = req.header("cookie", format!("{}={c}", server::SESSION_COOKIE));
-    }
-    let res = req.send().await?;
-    for v in res.headers().get_all("set-cookie") {
-        if let Some(rest) = v
-            .to_str()?
-            .strip_prefix(&format!("{}=", server::SESSION_COOKIE))
-        {
-            *cookie = Some(rest.split(';').next().unwrap_or_default().to_string());
-        }
-    }
-    let status = res.status();
-    let text = res.text().await?;
-    anyhow::ensure!(status.is_success(), "{endpoint}: {status} {text}");
-    Ok(text)
-}
-
-/// `count` issued invoices, each to its own tenant with a distinct mobile number.
-async fn seed_invoices(
-    state: &AppState,
-    user_id: i64,
-    count: usize,
-    phone_prefix: &str,
-) -> anyhow::Result<Vec<(i64, i64)>> {
-    let now = server::db::now();
-    let mut tx = state.db.pool.begin().await?;
-    let mut out = Vec::with_capacity(count);
-    for i in 1..=count {
-        let tenant: i64 = sqlx::query_scalar(
-            "INSERT INTO tenants (user_id, name, phone_raw, phone_e164, phone_is_mobile, created_at, name_fold) \
-             VALUES ($1, $2, $3, $3, 1, $4, lower($2)) RETURNING id",
-        )
-        .bind(user_id)
-        .bind(format!("Tenant {i:05}"))
-        .bind(format!("{phone_prefix}{i:05}"))
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        let total = 100_000 + (i as i64 * 7919) % 50_000;
-        let invoice: i64 = sqlx::query_scalar(
-            "INSERT INTO invoices (user_id, number, tenant_id, issue_date, due_date, currency, status, \
-             subtotal_minor, tax_minor, total_minor, created_at, updated_at, number_fold) \
-             VALUES ($1, $2, $3, '2026-11-01', '2026-12-01', 'GBP', 'issued', $4, 0, $4, $5, $5, lower($2)) RETURNING id",
-        )
-        .bind(user_id)
-        .bind(format!("B-{i:05}"))
-        .bind(tenant)
-        .bind(total)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit_price, tax_rate, \
-             net_minor, tax_minor) VALUES ($1, 1, 'Rent for December', '1', $2, '0', $3, 0)",
-        )
-        .bind(invoice)
-        .bind(format!("{}.{:02}", total / 100, total % 100))
-        .bind(total)
-        .execute(&mut *tx)
-        .await?;
-        out.push((invoice, tenant));
-    }
-    tx.commit().await?;
-    Ok(out)
+/// The app (SQLite) served on a loopback port, a sandbox standing in for Meta at its default
+/// pace, and a connected user whose invoice template is approved.
+async fn world() -> World {
+    World::builder(Backend::Sqlite)
+        .env(&[("AXIS_SANDBOX", "off")])
+        .sandbox_config(|c| {
+            c.template_review = Duration::from_millis(50);
+            c.record_exchanges = false;
+        })
+        .with_template()
+        .build()
+        .await
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -252,57 +60,37 @@ async fn webhook_ingestion() -> anyhow::Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(32);
-    let r = rig(|_| {}).await?;
+    let w = world().await;
     // 20,000 sends already accepted by Meta, over 1,000 tenants (20 invoices each).
     let t0 = Instant::now();
-    let invoices = seed_invoices(&r.state, r.user_id, 1_000, "+4479120").await?;
+    w.seed_invoices(1_000, "+4479120", "B-").await;
     let now = server::db::now();
-    let mut tx = r.state.db.pool.begin().await?;
-    let mut wamids = Vec::with_capacity(SENDS);
-    for i in 0..SENDS {
-        let (invoice, tenant) = invoices[i % invoices.len()];
-        let wamid = format!("wamid.BENCH{i:06}");
-        sqlx::query(
-            "INSERT INTO whatsapp_sends (user_id, invoice_id, tenant_id, recipient, state, state_rank, kind, \
-             attempts, next_attempt_at, wamid, phone_number_id, created_at, updated_at, accepted_at) \
-             VALUES ($1, $2, $3, $4, 'accepted', 2, 'template', 1, $5, $6, $7, $5, $5, $5)",
+    let sends = w
+        .stage()
+        .accepted_sends(
+            w.user_id(),
+            SENDS,
+            &w.account().phone_number_id,
+            "wamid.BENCH",
         )
-        .bind(r.user_id)
-        .bind(invoice)
-        .bind(tenant)
-        .bind(format!("+4479120{:05}", 1 + i % invoices.len()))
-        .bind(now)
-        .bind(&wamid)
-        .bind(&r.account.phone_number_id)
-        .execute(&mut *tx)
-        .await?;
-        wamids.push(wamid);
-    }
-    tx.commit().await?;
+        .await;
     let seeded_in = t0.elapsed();
 
     // One signed delivery per status, made before the clock starts.
-    let secret = r.account.app_secret.as_bytes();
     let ts = now + 10;
-    let a = &r.account;
     let mut events: Vec<(String, String)> = Vec::with_capacity(SENDS * STATUSES.len());
-    for (i, wamid) in wamids.iter().enumerate() {
+    for (wamid, phone) in &sends {
         for (k, status) in STATUSES.iter().enumerate() {
-            let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{
-                "id": a.business_account_id,
-                "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
-                    "metadata": {"display_phone_number": a.display_phone_number,
-                                 "phone_number_id": a.phone_number_id},
-                    "statuses": [{"id": wamid, "status": status, "timestamp": (ts + k as i64).to_string(),
-                        "recipient_id": format!("4479120{:05}", 1 + i % 1_000),
-                        "pricing": {"billable": true, "pricing_model": "PMP", "type": "regular", "category": "utility"}}]}}]}]})
-            .to_string();
-            let sig = whatsapp_cloud::signature::sign(secret, body.as_bytes());
+            let body = w.status_body(&[serde_json::json!({"id": wamid, "status": status,
+                "timestamp": (ts + k as i64).to_string(),
+                "recipient_id": phone.trim_start_matches('+'),
+                "pricing": {"billable": true, "pricing_model": "PMP", "type": "regular", "category": "utility"}})]);
+            let sig = w.sign(&body);
             events.push((body, sig));
         }
     }
     let events = Arc::new(events);
-    let url = Arc::new(format!("{}/webhooks/whatsapp/{}", r.site, r.webhook_key));
+    let url = Arc::new(w.webhook_url());
     let next = Arc::new(AtomicUsize::new(0));
     let start = Instant::now();
     let mut tasks = Vec::new();
@@ -346,15 +134,8 @@ async fn webhook_ingestion() -> anyhow::Result<()> {
     }
     let wall = start.elapsed();
     lat.sort_unstable();
-    let pool = &r.state.db.pool;
-    let read: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
-        .fetch_one(pool)
-        .await?;
-    let complete: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM whatsapp_sends WHERE sent_at IS NOT NULL AND delivered_at IS NOT NULL AND read_at IS NOT NULL",
-    )
-    .fetch_one(pool)
-    .await?;
+    let read = w.reads().sends_in_state("read").await;
+    let complete = w.reads().sends_with_every_status_time().await;
     let rate = lat.len() as f64 / wall.as_secs_f64();
     println!(
         "a. Webhook ingestion (SQLite, one status per signed POST, {clients} concurrent clients)"
@@ -394,22 +175,18 @@ async fn webhook_ingestion() -> anyhow::Result<()> {
         "with all three times",
         format!("{complete}/{SENDS}")
     );
-    r.state.db.pool.close().await;
+    w.close().await;
     Ok(())
 }
 
 // ---- b. bulk send pacing -------------------------------------------------------------------------
 
 async fn bulk_send() -> anyhow::Result<()> {
-    let r = rig(|_| {}).await?;
-    let cfg = r.state.outbox.settings.clone();
-    let ids: Vec<i64> = seed_invoices(&r.state, r.user_id, BULK, "+4479121")
-        .await?
-        .into_iter()
-        .map(|(i, _)| i)
-        .collect();
+    let w = world().await;
+    let cfg = w.state().outbox.settings.clone();
+    let ids = w.seed_invoices(BULK, "+4479121", "B-").await;
     let t0 = Instant::now();
-    let queued = outbox::queue_bulk(&r.state, r.user_id, outbox::Bulk::Selected(ids))
+    let queued = outbox::queue_bulk(w.state(), w.user_id(), outbox::Bulk::Selected(ids))
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let queued_in = t0.elapsed();
@@ -420,10 +197,10 @@ async fn bulk_send() -> anyhow::Result<()> {
     );
 
     let worker_start = Instant::now();
-    let worker = outbox::spawn_worker(r.state.clone());
+    let worker = outbox::spawn_worker(w.state().clone());
     let mut samples: Vec<(Instant, u64)> = Vec::new();
     loop {
-        let n = r.sandbox.stats().accepted;
+        let n = w.sandbox().stats().accepted;
         samples.push((Instant::now(), n));
         if n >= BULK as u64 || worker_start.elapsed() > Duration::from_secs(120) {
             break;
@@ -431,7 +208,7 @@ async fn bulk_send() -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     worker.abort();
-    let stats = r.sandbox.stats();
+    let stats = w.sandbox().stats();
     let first = samples.iter().find(|(_, n)| *n >= 1).map(|(t, _)| *t);
     let last = samples.last().map(|(t, _)| *t);
     // The most messages accepted within any one second, as far as 50 ms samples can tell.
@@ -444,10 +221,7 @@ async fn bulk_send() -> anyhow::Result<()> {
             .unwrap_or(0);
         peak = peak.max(nj - earliest);
     }
-    let retries: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM whatsapp_attempts WHERE outcome = 'retry'")
-            .fetch_one(&r.state.db.pool)
-            .await?;
+    let retries = w.reads().attempts_with_outcome("retry").await;
     println!();
     println!(
         "b. Bulk send of {BULK} invoices (templates) to the sandbox at {} msg/s (worker: pace {} msg/s, \
@@ -493,7 +267,7 @@ async fn bulk_send() -> anyhow::Result<()> {
         "pair refusals (131056)", stats.pair_refusals
     );
     println!("   {:<34} {:>12}", "retries recorded by the app", retries);
-    r.state.db.pool.close().await;
+    w.close().await;
     Ok(())
 }
 

@@ -670,7 +670,7 @@ async fn readiness_reports_a_lost_database(app: TestApp) -> TestApp {
     app
 }
 
-on_both_databases!(
+per_backend!(
     signup_signs_in_and_stores_an_argon2id_hash,
     duplicate_email_is_refused_case_insensitively,
     bad_input_gets_field_errors_and_stores_nothing,

@@ -6,13 +6,13 @@
 
 mod common;
 
-use common::{fake_meta_with, Backend};
+use common::{world::World, Backend};
 use std::{
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
-use whatsapp_cloud::sandbox::{Fault, NewAccount};
+use whatsapp_cloud::sandbox::Fault;
 
 const INVOICES: usize = 300;
 /// Kill the server once the sandbox has accepted this many messages (or, should the bulk call
@@ -77,39 +77,31 @@ impl Drop for Server {
     }
 }
 
-/// Calls the server's functions over HTTP the way the WASM app does, keeping the session cookie.
-struct Http {
-    client: reqwest::Client,
-    site: String,
-    cookie: Option<String>,
-}
-
-impl Http {
-    async fn call(&mut self, endpoint: &str, form: &[(&str, &str)]) -> (u16, String) {
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(form)
-            .finish();
-        let mut req = self
-            .client
-            .post(format!("{}/api/{endpoint}", self.site))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("accept", "application/json")
-            .header("origin", &self.site)
-            .body(body);
-        if let Some(c) = &self.cookie {
-            req = req.header("cookie", format!("axis_session={c}"));
-        }
-        let res = req.send().await.unwrap();
-        for v in res.headers().get_all("set-cookie") {
-            let v = v.to_str().unwrap();
-            if let Some(rest) = v.strip_prefix("axis_session=") {
-                let id = rest.split(';').next().unwrap_or_default();
-                self.cookie = (!id.is_empty() && !v.contains("Max-Age=0")).then(|| id.to_string());
-            }
-        }
-        let status = res.status().as_u16();
-        (status, res.text().await.unwrap())
-    }
+/// Calls one of the server's functions over HTTP the way the WASM app does, with `cookie`.
+async fn call_over_http(
+    site: &str,
+    cookie: &str,
+    endpoint: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let res = reqwest::Client::new()
+        .post(format!("{site}/api/{endpoint}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json")
+        .header("origin", site)
+        .header(
+            "cookie",
+            format!("{}={cookie}", axis_crm::server::SESSION_COOKIE),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap())
 }
 
 async fn wait_healthy(site: &str, server: &Server) {
@@ -129,13 +121,6 @@ async fn wait_healthy(site: &str, server: &Server) {
     }
 }
 
-async fn count(pool: &sqlx::AnyPool, sql: &str) -> i64 {
-    sqlx::query_scalar::<_, i64>(sql)
-        .fetch_one(pool)
-        .await
-        .unwrap()
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -147,27 +132,6 @@ fn free_port() -> u16 {
 async fn the_outbox_survives_sigkill(backend: Backend) {
     let _one = ONE_AT_A_TIME.lock().await;
     let started = Instant::now();
-    sqlx::any::install_default_drivers();
-    let dir = tempfile::tempdir().unwrap();
-    let (sandbox, graph) = fake_meta_with(|c| {
-        c.status_delay = Duration::from_millis(50);
-        c.template_review = Duration::from_millis(50);
-        c.slow_delay = Duration::from_secs(3);
-        c.record_exchanges = false;
-    })
-    .await;
-    let addr = format!("127.0.0.1:{}", free_port());
-    let site = format!("http://{addr}");
-    let (pg_name, database_url) = match backend {
-        Backend::Sqlite => (
-            None,
-            format!("sqlite://{}?mode=rwc", dir.path().join("axis.db").display()),
-        ),
-        Backend::Postgres => {
-            let (name, url) = common::create_pg_database().await;
-            (Some(name), url)
-        }
-    };
     // Messages a second (server and sandbox alike): slow enough that the kill lands a third of the
     // way through. PostgreSQL gets less because the debug build's 300 round-trip-heavy inserts of
     // the bulk call compete for two cores with the sending itself.
@@ -184,106 +148,59 @@ async fn the_outbox_survives_sigkill(backend: Backend) {
         Backend::Postgres => "20",
     };
     let master_key = axis_crm::server::config::MasterKey::generate().to_base64();
-    let env: Vec<(String, String)> = [
-        ("LEPTOS_SITE_ADDR", addr.as_str()),
-        ("LEPTOS_OUTPUT_NAME", "axis-crm"),
-        ("AXIS_DATA_DIR", &dir.path().display().to_string()),
-        ("DATABASE_URL", &database_url),
-        ("AXIS_MASTER_KEY", &master_key),
-        ("AXIS_SANDBOX", "off"),
-        ("WHATSAPP_GRAPH_URL", &graph),
-        ("WHATSAPP_THROUGHPUT", &throughput.to_string()),
-        // A send waiting for its pacing slot must not outlive its lease (the second known bug
-        // in tests/faults.rs): 8 at a time wait at most 8 slots, 0.2–0.4 s.
-        ("AXIS_OUTBOX_CONCURRENCY", "8"),
-        ("WHATSAPP_PAIR_INTERVAL_SECS", "0"),
-        ("AXIS_OUTBOX_LEASE_SECS", lease),
-        ("AXIS_OUTBOX_RECONCILE_SECS", "2"),
-        ("AXIS_OUTBOX_RETRY_BASE_MS", "50"),
-        ("RUST_LOG", "warn"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-
-    let mut server = Server::start(&env, &dir.path().join("server-1.log"));
-    wait_healthy(&site, &server).await;
-    let pool = sqlx::any::AnyPoolOptions::new()
-        .max_connections(4)
-        .connect(&database_url)
-        .await
-        .unwrap();
-
-    // Sign up, connect to the fake Meta, point its webhooks at the server, get the template.
-    let account = sandbox.create_account(NewAccount {
-        verified_name: "Harbour Lettings".into(),
-        ..Default::default()
-    });
-    let mut http = Http {
-        client: reqwest::Client::new(),
-        site: site.clone(),
-        cookie: None,
-    };
-    let (status, body) = http
-        .call(
-            "signup",
-            &[
-                ("name", "Lee"),
-                ("business_name", "Harbour Lettings"),
-                ("email", "lee@example.com"),
-                ("password", "correct horse battery"),
-            ],
-        )
+    // Sign up, connect to the fake Meta, get the template (through this process's own copy of
+    // the app, on the database the server will use), then start the server on that database.
+    let w = World::builder(backend)
+        .sandbox_config(|c| {
+            c.status_delay = Duration::from_millis(50);
+            c.template_review = Duration::from_millis(50);
+            c.slow_delay = Duration::from_secs(3);
+            c.record_exchanges = false;
+        })
+        .env(&[
+            ("AXIS_MASTER_KEY", &master_key),
+            ("AXIS_SANDBOX", "off"),
+            ("WHATSAPP_THROUGHPUT", &throughput.to_string()),
+            // A send waiting for its pacing slot must not outlive its lease (the second known bug
+            // in tests/faults.rs): 8 at a time wait at most 8 slots, 0.2–0.4 s.
+            ("AXIS_OUTBOX_CONCURRENCY", "8"),
+            ("WHATSAPP_PAIR_INTERVAL_SECS", "0"),
+            ("AXIS_OUTBOX_LEASE_SECS", lease),
+            ("AXIS_OUTBOX_RECONCILE_SECS", "2"),
+            ("AXIS_OUTBOX_RETRY_BASE_MS", "50"),
+        ])
+        .with_template()
+        .build()
         .await;
-    assert!(status < 400 && http.cookie.is_some(), "{status} {body}");
-    let (status, body) = http
-        .call(
-            "whatsapp/connect",
-            &[
-                ("phone_number_id", account.phone_number_id.as_str()),
-                ("access_token", account.access_token.as_str()),
-                ("business_account_id", account.business_account_id.as_str()),
-                ("phone_number", ""),
-                ("app_id", account.app_id.as_str()),
-                ("app_secret", account.app_secret.as_str()),
-            ],
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    let key: String = sqlx::query_scalar("SELECT webhook_key FROM whatsapp_connections")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    sandbox.set_webhook(
-        &account.app_id,
-        Some(format!("{site}/webhooks/whatsapp/{key}")),
+    let sandbox = w.sandbox();
+    let reads = w.reads();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let site = format!("http://{addr}");
+    let logs = w.state().config.data_dir.clone();
+    let mut env = w.instance_env();
+    env.extend(
+        [
+            ("LEPTOS_SITE_ADDR", addr.as_str()),
+            ("LEPTOS_OUTPUT_NAME", "axis-crm"),
+            ("RUST_LOG", "warn"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let (status, body) = http.call("whatsapp/templates/create", &[]).await;
-    assert_eq!(status, 200, "{body}");
-    let start = Instant::now();
-    while count(
-        &pool,
-        "SELECT COUNT(*) FROM whatsapp_templates WHERE status = 'APPROVED'",
-    )
-    .await
-        == 0
-    {
-        assert!(
-            start.elapsed() < common::PATIENCE,
-            "the template was not approved"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+
+    let mut server = Server::start(&env, &logs.join("server-1.log"));
+    wait_healthy(&site, &server).await;
+    // Meta's webhooks go to the server from now on.
+    w.point_webhooks_at(&site).await;
     // Slow enough that the run takes several seconds (the server paces itself the same).
     sandbox.update_config(|c| c.throughput_per_sec = throughput);
 
-    let user_id = count(&pool, "SELECT id FROM users").await;
-    let invoices = common::seed_issued_invoices(&pool, user_id, INVOICES, "+4479117", "C-").await;
+    let invoices = w.seed_invoices(INVOICES, "+4479117", "C-").await;
     let ids: Vec<String> = invoices.iter().map(i64::to_string).collect();
     let mut form: Vec<(&str, &str)> = vec![("which", "selected")];
     form.extend(ids.iter().map(|id| ("ids[]", id.as_str())));
     let bulk = Instant::now();
-    let (status, body) = http.call("whatsapp/bulk", &form).await;
+    let (status, body) = call_over_http(&site, w.cookie(), "whatsapp/bulk", &form).await;
     assert_eq!(status, 200, "{body}");
     let queued_in = bulk.elapsed();
     let accepted_while_queueing = sandbox.stats().accepted;
@@ -308,14 +225,18 @@ async fn the_outbox_survives_sigkill(backend: Backend) {
         wait("too few messages before the kill");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    sandbox.inject_messages(Fault::LostResponse, ANSWERS_LOST, &account.phone_number_id);
+    sandbox.inject_messages(
+        Fault::LostResponse,
+        ANSWERS_LOST,
+        &w.account().phone_number_id,
+    );
     while sandbox.stats().faults < ANSWERS_LOST as u64 {
         wait("the lost answers were not served");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     server.kill();
     let at_kill = sandbox.stats().accepted;
-    let states_at_kill = common::send_states(&pool).await;
+    let states_at_kill = reads.send_states().await;
     assert!(
         (at_kill as usize) < INVOICES,
         "everything was sent before the kill"
@@ -323,25 +244,17 @@ async fn the_outbox_survives_sigkill(backend: Backend) {
 
     // Up again on the same database and master key.
     let restarted = Instant::now();
-    let mut server = Server::start(&env, &dir.path().join("server-2.log"));
+    let mut server = Server::start(&env, &logs.join("server-2.log"));
     wait_healthy(&site, &server).await;
     let startup = restarted.elapsed();
     loop {
-        let done = count(
-            &pool,
-            "SELECT COUNT(*) FROM whatsapp_sends WHERE state_rank >= 2 AND state <> 'failed'",
-        )
-        .await;
-        let failed = count(
-            &pool,
-            "SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'failed'",
-        )
-        .await;
+        let done = reads.sends_on_their_way().await;
+        let failed = reads.sends_in_state("failed").await;
         if failed > 0 || restarted.elapsed() > Duration::from_secs(120) {
             panic!(
                 "{failed} failed, {done} of {INVOICES} on their way; states {:?}; attempts {:?}; sandbox {:?}\n{}",
-                common::send_states(&pool).await,
-                common::attempt_outcomes(&pool).await,
+                reads.send_states().await,
+                reads.attempt_outcomes().await,
                 sandbox.stats(),
                 server.log_tail()
             );
@@ -353,55 +266,27 @@ async fn the_outbox_survives_sigkill(backend: Backend) {
     }
     let all_accepted = sending.elapsed();
     // Every status webhook gets through too (those refused while the server was down are retried).
-    let start = Instant::now();
-    while count(
-        &pool,
-        "SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'",
-    )
-    .await
-        < INVOICES as i64
-    {
-        assert!(
-            start.elapsed() < common::PATIENCE,
-            "not every send was read: {:?}",
-            common::send_states(&pool).await
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    w.wait_for("every send to be read", || async {
+        reads.sends_in_state("read").await == INVOICES as i64
+    })
+    .await;
 
     // Exactly once per invoice, across the crash.
     let sent = sandbox.sent();
-    let per_invoice = common::accepted_per_invoice(&pool, &sent).await;
-    let twice: Vec<(i64, usize)> = invoices
-        .iter()
-        .map(|id| (*id, per_invoice.get(id).copied().unwrap_or(0)))
-        .filter(|(_, n)| *n != 1)
-        .collect();
+    let twice = w.not_exactly_once(&invoices).await;
     assert!(
         twice.is_empty(),
         "invoices not accepted exactly once (invoice, times): {twice:?}; attempts {:?}",
-        common::attempt_outcomes(&pool).await
+        reads.attempt_outcomes().await
     );
     assert_eq!(sent.len(), INVOICES);
     assert_eq!(
-        count(
-            &pool,
-            "SELECT COUNT(*) FROM whatsapp_sends WHERE state IN ('sent', 'delivered', 'read')"
-        )
-        .await,
+        reads.sends_in_states(&["sent", "delivered", "read"]).await,
         INVOICES as i64
     );
-    assert_eq!(
-        count(&pool, "SELECT COUNT(*) FROM whatsapp_sends").await,
-        INVOICES as i64
-    );
+    assert_eq!(reads.send_count().await, INVOICES as i64);
     // Sends whose answer died with the first server: Meta's status webhooks settled them.
-    let settled_by_webhook = count(
-        &pool,
-        "SELECT COUNT(*) FROM whatsapp_sends s WHERE NOT EXISTS \
-         (SELECT 1 FROM whatsapp_attempts a WHERE a.send_id = s.id AND a.outcome = 'accepted')",
-    )
-    .await;
+    let settled_by_webhook = reads.sends_without_accepted_attempt().await;
     assert!(
         settled_by_webhook >= ANSWERS_LOST as i64,
         "only {settled_by_webhook} sends were settled by webhook"
@@ -414,13 +299,10 @@ async fn the_outbox_survives_sigkill(backend: Backend) {
         startup.as_secs_f64(),
         all_accepted.as_secs_f64(),
         started.elapsed().as_secs_f64(),
-        common::attempt_outcomes(&pool).await
+        reads.attempt_outcomes().await
     );
     server.kill();
-    pool.close().await;
-    if let Some(name) = pg_name {
-        common::drop_pg_database(&name).await;
-    }
+    w.close().await;
 }
 
 per_backend!(the_outbox_survives_sigkill);

@@ -6,7 +6,7 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{fake_meta, Backend, Client, TestApp};
+use common::{world::World, Backend, Client, TestApp};
 use serde_json::Value;
 use std::time::Duration;
 use whatsapp_cloud::sandbox::NewAccount;
@@ -229,21 +229,16 @@ async fn progress_is_saved_per_user_and_resumed(backend: Backend) {
 }
 
 async fn a_live_connection_checks_the_steps_it_proves(backend: Backend) {
-    let (meta, base) = fake_meta().await;
-    let app = TestApp::with_env(
-        backend,
-        &[
-            ("WHATSAPP_GRAPH_URL", &base),
-            ("AXIS_PUBLIC_URL", "https://crm.example.com"),
-        ],
-    )
-    .await;
-    let a = meta.create_account(NewAccount::default());
-    // The temporary token from API Setup.
-    let temporary = meta.issue_token(&a, true);
-    let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+    let world = World::builder(backend)
+        .env(&[("AXIS_PUBLIC_URL", "https://crm.example.com")])
+        .account(NewAccount::default())
+        .user("Ana", "Silva Lettings", "ana@example.com")
+        .build()
         .await;
+    let a = world.account();
+    // The temporary token from API Setup.
+    let temporary = world.sandbox().issue_token(a, true);
+    let mut b = world.browser();
     let page = b.get("/onboarding/connect").await;
     assert!(
         page.body.contains("id=\"connect-form\""),
@@ -309,15 +304,16 @@ async fn a_live_connection_checks_the_steps_it_proves(backend: Backend) {
         (Value::Null, Value::Null)
     );
     assert_eq!(s["has_app_secret"], true);
-    app.close().await;
+    world.close().await;
 }
 
 async fn the_sandbox_walks_to_a_sent_invoice(backend: Backend) {
-    let app = TestApp::new(backend).await;
-    let served = app.serve().await;
-    let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+    let world = World::builder(backend)
+        .user("Ana", "Silva Lettings", "ana@example.com")
+        .build()
         .await;
+    let (app, served) = (&world.app, &world.site);
+    let mut b = world.browser();
     let w = wizard(&mut b, Some("send")).await;
     assert_eq!(w["connection"], Value::Null);
     assert!(
@@ -372,7 +368,7 @@ async fn the_sandbox_walks_to_a_sent_invoice(backend: Backend) {
     let w = wizard(&mut b, None).await;
     assert_eq!(how(&w, "webhook"), "sandbox");
     // Meta's sample event is for test number 123456123: recorded as an event, nothing stored.
-    assert_eq!(app.count("SELECT COUNT(*) FROM whatsapp_inbound").await, 0);
+    assert_eq!(app.reads().inbound_messages().await, 0);
     let r = b
         .call(
             "onboarding/sandbox_webhook",
@@ -404,11 +400,7 @@ async fn the_sandbox_walks_to_a_sent_invoice(backend: Backend) {
     let invoice = choices[0]["id"].as_i64().unwrap();
 
     // The tenant writes first (the window opens), so the PDF goes as a document.
-    let tenant: i64 = sqlx::query_scalar("SELECT tenant_id FROM invoices WHERE id = $1")
-        .bind(invoice)
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap();
+    let tenant = app.reads().tenant_of(invoice).await;
     let t = tenant.to_string();
     assert_eq!(
         b.call(
@@ -479,7 +471,7 @@ async fn the_sandbox_walks_to_a_sent_invoice(backend: Backend) {
         )
         .await;
     assert_eq!(r.location(), Some("/invoices"));
-    app.close().await;
+    world.close().await;
 }
 
 per_backend!(

@@ -7,9 +7,11 @@
 mod common;
 
 use axum::http::StatusCode;
-use common::{fake_meta, Backend, Client, TestApp};
-use sqlx::Row;
-use std::sync::{Arc, Mutex};
+use common::{reads::CONNECTIONS_TABLE, world::World, Backend, Client};
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 use whatsapp_cloud::sandbox::NewAccount;
 
 #[derive(Clone, Default)]
@@ -36,23 +38,18 @@ async fn secrets_appear_in_no_response_log_or_column() {
         .init();
 
     for backend in [Backend::Sqlite, Backend::Postgres] {
-        let (meta, base) = fake_meta().await;
-        let account = meta.create_account(NewAccount {
-            temporary_token: true,
-            ..Default::default()
-        });
-        let app = TestApp::with_env(backend, &[("WHATSAPP_GRAPH_URL", &base)]).await;
-        let mut b = app.browser();
-        let mut responses = Vec::new();
-        responses.push(
-            b.signup(
-                "Ana",
-                "Silva Lettings",
-                "ana@example.com",
-                "correct horse battery",
-            )
-            .await,
-        );
+        let w = World::builder(backend)
+            .account(NewAccount {
+                temporary_token: true,
+                ..Default::default()
+            })
+            .user("Ana", "Silva Lettings", "ana@example.com")
+            .build()
+            .await;
+        let (meta, account) = (w.sandbox(), w.account());
+        let mut b = w.browser();
+        // The sign-up's response first.
+        let mut responses = w.setup_responses.clone();
 
         // Everything a user can do with the connection, failures included.
         let form = |token: &str| {
@@ -87,7 +84,7 @@ async fn secrets_appear_in_no_response_log_or_column() {
         responses.push(b.call("whatsapp/get", &[], Client::Wasm).await);
         responses.push(b.call("whatsapp/test", &[], Client::Wasm).await);
         responses.push(b.get("/settings/whatsapp").await);
-        let fresh = meta.issue_token(&account, false);
+        let fresh = meta.issue_token(account, false);
         responses.push(
             b.call(
                 "whatsapp/replace_token",
@@ -98,31 +95,16 @@ async fn secrets_appear_in_no_response_log_or_column() {
         );
         // Sending: a template submitted (with its resumable upload), the tenant's reply and the
         // statuses arriving as signed webhooks, an invoice through the outbox worker.
-        let site = app.serve().await;
-        let key: String = sqlx::query_scalar("SELECT webhook_key FROM whatsapp_connections")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
-        meta.set_webhook(
-            &account.app_id,
-            Some(format!("{site}/webhooks/whatsapp/{key}")),
-        );
+        w.point_webhooks_at(&w.site).await;
         responses.push(b.call("invoices/sample", &[], Client::Wasm).await);
         responses.push(b.call("whatsapp/templates/create", &[], Client::Wasm).await);
         meta.simulate_inbound(&account.phone_number_id, "+447911123458", "Hello");
-        let invoice: i64 = sqlx::query_scalar("SELECT id FROM invoices WHERE number = 'INV-0003'")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
-        let start = std::time::Instant::now();
-        while app
-            .count("SELECT COUNT(*) FROM tenants WHERE last_inbound_at IS NOT NULL")
-            .await
-            == 0
-        {
-            assert!(start.elapsed().as_secs() < 15, "the reply arrived");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
+        let invoice = w.invoice_id("INV-0003").await;
+        let start = Instant::now();
+        w.wait_for_within("the reply", Duration::from_secs(15), || async {
+            w.reads().tenants_heard_from().await > 0
+        })
+        .await;
         let id = invoice.to_string();
         responses.push(
             b.call(
@@ -132,15 +114,11 @@ async fn secrets_appear_in_no_response_log_or_column() {
             )
             .await,
         );
-        while app
-            .count("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
-            .await
-            == 0
-        {
-            axis_crm::server::outbox::run_due(&app.state).await.unwrap();
-            assert!(start.elapsed().as_secs() < 30, "the invoice was read");
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        }
+        let limit = Duration::from_secs(30).saturating_sub(start.elapsed());
+        w.drive_within("the invoice to be read", limit, || async {
+            w.reads().sends_in_state("read").await > 0
+        })
+        .await;
         responses.push(
             b.call(
                 "whatsapp/history",
@@ -176,48 +154,21 @@ async fn secrets_appear_in_no_response_log_or_column() {
             }
         }
 
-        // Every text column of every table.
-        let tables: Vec<String> = match backend {
-            Backend::Sqlite => {
-                sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
-                    .fetch_all(&app.state.db.pool)
-                    .await
-                    .unwrap()
-            }
-            Backend::Postgres => sqlx::query_scalar(
-                "SELECT tablename::text FROM pg_tables WHERE schemaname = 'public'",
-            )
-            .fetch_all(&app.state.db.pool)
-            .await
-            .unwrap(),
-        };
-        assert!(tables.iter().any(|t| t == "whatsapp_connections"));
-        let mut cells = 0;
-        // sqlx's own bookkeeping holds only the migrations' SQL (and a timestamp type Any can't read).
-        for t in tables
-            .iter()
-            .filter(|t| *t != "_sqlx_migrations" && *t != "sqlite_sequence")
-        {
-            let rows = sqlx::query(&format!("SELECT * FROM {t}"))
-                .fetch_all(&app.state.db.pool)
-                .await
-                .unwrap();
-            for row in rows {
-                for i in 0..row.len() {
-                    if let Ok(Some(text)) = row.try_get::<Option<String>, _>(i) {
-                        cells += 1;
-                        for s in secrets {
-                            assert!(!text.contains(s), "a secret sits in plain text in {t}");
-                        }
-                    }
-                }
+        // Every text column of every table (but sqlx's own bookkeeping, which holds only the
+        // migrations' SQL).
+        let scan = w.reads().text_cells(backend).await;
+        assert!(scan.tables.iter().any(|t| t == CONNECTIONS_TABLE));
+        for (t, text) in &scan.cells {
+            for s in secrets {
+                assert!(!text.contains(s), "a secret sits in plain text in {t}");
             }
         }
+        let cells = scan.cells.len();
         assert!(
             cells > 20,
             "the scan read the database ({cells} text cells)"
         );
-        app.close().await;
+        w.close().await;
     }
 
     let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();

@@ -4,18 +4,13 @@
 
 mod common;
 
-use common::{fake_meta_with, Backend, Client, TestApp};
-use std::time::{Duration, Instant};
-use whatsapp_cloud::sandbox::{Fault, NewAccount, Sandbox, SandboxAccount};
-
-struct World {
-    app: TestApp,
-    sandbox: Sandbox,
-    account: SandboxAccount,
-    cookie: String,
-    site: String,
-    webhook_key: String,
-}
+use common::{
+    reads::Reads,
+    world::{World, WorldBuilder},
+    Backend, Client,
+};
+use std::time::Duration;
+use whatsapp_cloud::sandbox::Fault;
 
 const FAST: &[(&str, &str)] = &[
     ("AXIS_SANDBOX", "off"),
@@ -26,240 +21,25 @@ const FAST: &[(&str, &str)] = &[
     ("WHATSAPP_PAIR_INTERVAL_SECS", "0"),
 ];
 
-impl World {
-    async fn new(backend: Backend) -> World {
-        Self::with(backend, &[]).await
-    }
-
-    /// A user connected to a fake Meta with sample data, webhooks pointed at the app, and the
-    /// invoice template created and approved.
-    async fn with(backend: Backend, extra: &[(&str, &str)]) -> World {
-        let (sandbox, graph) = fake_meta_with(|c| {
+/// A user connected to a fake Meta with sample data, webhooks pointed at the app, and the
+/// invoice template created and approved; the outbox's timings made short.
+fn world(backend: Backend) -> WorldBuilder {
+    World::builder(backend)
+        .env(FAST)
+        .sandbox_config(|c| {
             c.status_delay = Duration::from_millis(30);
             c.template_review = Duration::from_millis(50);
             c.slow_delay = Duration::from_secs(3);
         })
-        .await;
-        let mut env: Vec<(&str, &str)> = FAST.to_vec();
-        env.retain(|(k, _)| !extra.iter().any(|(e, _)| e == k));
-        env.extend_from_slice(extra);
-        env.push(("WHATSAPP_GRAPH_URL", &graph));
-        let app = TestApp::with_env(backend, &env).await;
-        let site = app.serve().await;
-        let account = sandbox.create_account(NewAccount {
-            verified_name: "Harbour Lettings".into(),
-            ..Default::default()
-        });
-        let mut b = app.browser();
-        assert!(b
-            .signup(
-                "Lee",
-                "Harbour Lettings",
-                "lee@example.com",
-                "correct horse battery"
-            )
-            .await
-            .status
-            .is_success());
-        let r = b
-            .call(
-                "whatsapp/connect",
-                &[
-                    ("phone_number_id", account.phone_number_id.as_str()),
-                    ("access_token", account.access_token.as_str()),
-                    ("business_account_id", account.business_account_id.as_str()),
-                    ("phone_number", ""),
-                    ("app_id", account.app_id.as_str()),
-                    ("app_secret", account.app_secret.as_str()),
-                ],
-                Client::Wasm,
-            )
-            .await;
-        assert!(r.status.is_success(), "{}", r.body);
-        assert!(b
-            .call("invoices/sample", &[], Client::Wasm)
-            .await
-            .status
-            .is_success());
-        let cookie = b.cookie.clone().unwrap();
-        let webhook_key: String =
-            sqlx::query_scalar("SELECT webhook_key FROM whatsapp_connections")
-                .fetch_one(&app.state.db.pool)
-                .await
-                .unwrap();
-        sandbox.set_webhook(
-            &account.app_id,
-            Some(format!("{site}/webhooks/whatsapp/{webhook_key}")),
-        );
-        let w = World {
-            app,
-            sandbox,
-            account,
-            cookie,
-            site,
-            webhook_key,
-        };
-        let r = w.call("whatsapp/templates/create", &[]).await;
-        assert!(r.status.is_success(), "{}", r.body);
-        w.wait_for("the template's approval", || async {
-            w.scalar("SELECT COUNT(*) FROM whatsapp_templates WHERE status = 'APPROVED' AND name = 'axis_invoice_pdf'")
-                .await
-                == 1
-        })
-        .await;
-        w
-    }
-
-    async fn call(&self, endpoint: &str, form: &[(&str, &str)]) -> common::Resp {
-        let mut b = self.app.browser();
-        b.cookie = Some(self.cookie.clone());
-        b.call(endpoint, form, Client::Wasm).await
-    }
-
-    async fn scalar(&self, sql: &str) -> i64 {
-        self.app.count(sql).await
-    }
-
-    async fn text(&self, sql: &str) -> Option<String> {
-        sqlx::query_scalar::<_, Option<String>>(sql)
-            .fetch_one(&self.app.state.db.pool)
-            .await
-            .unwrap()
-    }
-
-    async fn invoice(&self, number: &str) -> i64 {
-        self.scalar(&format!(
-            "SELECT id FROM invoices WHERE number = '{number}'"
-        ))
-        .await
-    }
-
-    async fn send(&self, number: &str) -> common::Resp {
-        let id = self.invoice(number).await.to_string();
-        self.call("whatsapp/send", &[("invoice_id", id.as_str())])
-            .await
-    }
-
-    async fn state_of(&self, number: &str) -> String {
-        let id = self.invoice(number).await;
-        self.text(&format!(
-            "SELECT state FROM whatsapp_sends WHERE invoice_id = {id} ORDER BY id DESC LIMIT 1"
-        ))
-        .await
-        .unwrap_or_default()
-    }
-
-    /// Runs the worker over everything due until `done` holds (or fails after `common::PATIENCE`).
-    async fn drive<F, Fut>(&self, what: &str, done: F)
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let start = Instant::now();
-        loop {
-            axis_crm::server::outbox::run_due(&self.app.state)
-                .await
-                .unwrap();
-            if done().await {
-                return;
-            }
-            assert!(
-                start.elapsed() < common::PATIENCE,
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn wait_for<F, Fut>(&self, what: &str, done: F)
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = bool>,
-    {
-        let start = Instant::now();
-        while !done().await {
-            assert!(
-                start.elapsed() < common::PATIENCE,
-                "timed out waiting for {what}"
-            );
-            tokio::time::sleep(Duration::from_millis(30)).await;
-        }
-    }
-
-    /// The tenant of `number` writes to the business: opens the window (via the webhook).
-    async fn tenant_writes(&self, number: &str) {
-        let phone = self
-            .text(&format!(
-                "SELECT t.phone_e164 FROM invoices i JOIN tenants t ON t.id = i.tenant_id WHERE i.number = '{number}'"
-            ))
-            .await
-            .unwrap();
-        self.sandbox
-            .simulate_inbound(&self.account.phone_number_id, &phone, "Got it, thanks");
-        self.wait_for("the inbound message", || async {
-            self.scalar("SELECT COUNT(*) FROM tenants WHERE last_inbound_at IS NOT NULL")
-                .await
-                > 0
-        })
-        .await;
-    }
-
-    /// Messages the sandbox accepted for one invoice (by its callback tag's send id).
-    async fn accepted_for(&self, number: &str) -> Vec<whatsapp_cloud::sandbox::SentRecord> {
-        let id = self.invoice(number).await;
-        let sends: Vec<i64> = sqlx::query_scalar(&format!(
-            "SELECT id FROM whatsapp_sends WHERE invoice_id = {id}"
-        ))
-        .fetch_all(&self.app.state.db.pool)
-        .await
-        .unwrap();
-        self.sandbox
-            .sent()
-            .into_iter()
-            .filter(|s| {
-                s.callback
-                    .as_deref()
-                    .and_then(axis_crm::server::outbox::parse_callback)
-                    .is_some_and(|(send, _)| sends.contains(&send))
-            })
-            .collect()
-    }
-
-    /// Posts a webhook body signed with `secret` (or unsigned).
-    async fn post_webhook(&self, body: &str, secret: Option<&str>) -> reqwest::StatusCode {
-        let mut req = reqwest::Client::new()
-            .post(format!(
-                "{}/webhooks/whatsapp/{}",
-                self.site, self.webhook_key
-            ))
-            .header("content-type", "application/json")
-            .body(body.to_string());
-        if let Some(s) = secret {
-            req = req.header(
-                "x-hub-signature-256",
-                whatsapp_cloud::signature::sign(s.as_bytes(), body.as_bytes()),
-            );
-        }
-        req.send().await.unwrap().status()
-    }
-
-    fn status_body(&self, statuses: &[serde_json::Value]) -> String {
-        serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": self.account.business_account_id,
-            "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
-                "metadata": {"display_phone_number": self.account.display_phone_number, "phone_number_id": self.account.phone_number_id},
-                "statuses": statuses}}]}]})
-        .to_string()
-    }
-
-    async fn close(self) {
-        self.app.close().await;
-    }
+        .connected()
+        .with_sample_data()
+        .with_template()
 }
 
 async fn document_inside_the_window(backend: Backend) {
-    let w = World::new(backend).await;
-    w.tenant_writes("INV-0003").await;
-    let r = w.send("INV-0003").await;
+    let w = world(backend).build().await;
+    w.tenant_writes("INV-0003", "Got it, thanks").await;
+    let r = w.send_invoice("INV-0003").await;
     assert!(r.status.is_success(), "{}", r.body);
     assert_eq!(w.state_of("INV-0003").await, "queued");
     w.drive("read", || async { w.state_of("INV-0003").await == "read" })
@@ -274,22 +54,18 @@ async fn document_inside_the_window(backend: Backend) {
         .contains("Invoice INV-0003 from Harbour Lettings"));
     assert_eq!(sent[0].to, "+447911123458");
     // The wamid, the tenant's wa_id and each status's time are kept; the attempt is listed.
+    let invoice = w.invoice_id("INV-0003").await;
+    let send = w.reads().send_of(invoice).await.unwrap();
+    assert_eq!(send.message_id.as_deref(), Some(sent[0].wamid.as_str()));
     assert_eq!(
-        w.text("SELECT wamid FROM whatsapp_sends").await.as_deref(),
-        Some(sent[0].wamid.as_str())
-    );
-    assert_eq!(
-        w.text("SELECT wa_id FROM tenants WHERE phone_e164 = '+447911123458'")
+        w.reads()
+            .tenant_provider_id("+447911123458")
             .await
             .as_deref(),
         Some("447911123458")
     );
-    assert_eq!(
-        w.scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE sent_at IS NOT NULL AND delivered_at IS NOT NULL AND read_at IS NOT NULL")
-            .await,
-        1
-    );
-    let id = w.invoice("INV-0003").await.to_string();
+    assert_eq!(w.reads().sends_with_every_status_time().await, 1);
+    let id = invoice.to_string();
     let history = w
         .call("whatsapp/history", &[("invoice_id", id.as_str())])
         .await
@@ -304,8 +80,8 @@ async fn document_inside_the_window(backend: Backend) {
 }
 
 async fn template_outside_the_window(backend: Backend) {
-    let w = World::new(backend).await;
-    let id = w.invoice("INV-0003").await.to_string();
+    let w = world(backend).build().await;
+    let id = w.invoice_id("INV-0003").await.to_string();
     let preview = w
         .call("whatsapp/preview", &[("invoice_id", id.as_str())])
         .await
@@ -313,7 +89,7 @@ async fn template_outside_the_window(backend: Backend) {
     assert_eq!(preview["kind"], "template");
     assert!(preview["message"].as_str().unwrap().contains("INV-0003"));
     assert!(preview["blocker"].is_null());
-    w.send("INV-0003").await;
+    w.send_invoice("INV-0003").await;
     w.drive("read", || async { w.state_of("INV-0003").await == "read" })
         .await;
     let sent = w.accepted_for("INV-0003").await;
@@ -343,14 +119,12 @@ async fn template_outside_the_window(backend: Backend) {
 }
 
 async fn a_refused_document_goes_again_as_the_template(backend: Backend) {
-    let w = World::new(backend).await;
+    let w = world(backend).build().await;
     // The app believes the tenant wrote recently; Meta knows better and refuses with 131047.
-    sqlx::query("UPDATE tenants SET last_inbound_at = $1")
-        .bind(axis_crm::server::db::now())
-        .execute(&w.app.state.db.pool)
-        .await
-        .unwrap();
-    w.send("INV-0003").await;
+    w.stage()
+        .every_tenant_wrote_at(axis_crm::server::db::now())
+        .await;
+    w.send_invoice("INV-0003").await;
     w.drive("read", || async { w.state_of("INV-0003").await == "read" })
         .await;
     let kinds: Vec<String> = w
@@ -360,19 +134,22 @@ async fn a_refused_document_goes_again_as_the_template(backend: Backend) {
         .map(|s| s.kind)
         .collect();
     assert_eq!(kinds, ["document", "template"]);
+    let attempts = w.reads().attempts().await;
     assert_eq!(
-        w.scalar("SELECT COUNT(*) FROM whatsapp_attempts WHERE outcome = 'fallback' AND error_code = 131047")
-            .await,
+        attempts
+            .iter()
+            .filter(|a| a.outcome == "fallback" && a.error_code == Some(131047))
+            .count(),
         1
     );
     // Still one send for the invoice: the fallback is part of it.
-    assert_eq!(w.scalar("SELECT COUNT(*) FROM whatsapp_sends").await, 1);
+    assert_eq!(w.reads().send_count().await, 1);
     w.close().await;
 }
 
 async fn retryable_errors_are_retried_and_send_once(backend: Backend) {
-    let w = World::new(backend).await;
-    let pnid = w.account.phone_number_id.clone();
+    let w = world(backend).build().await;
+    let pnid = w.account().phone_number_id.clone();
     for fault in [
         Fault::ServerError,
         Fault::BadGateway,
@@ -402,53 +179,50 @@ async fn retryable_errors_are_retried_and_send_once(backend: Backend) {
             status: 400,
         },
     ] {
-        w.sandbox.inject_messages(fault, 1, &pnid);
+        w.sandbox().inject_messages(fault, 1, &pnid);
     }
     // An upload failure is retried too.
-    w.sandbox.inject(Fault::ServerError, 1, Some(&pnid));
-    w.send("INV-0003").await;
+    w.sandbox().inject(Fault::ServerError, 1, Some(&pnid));
+    w.send_invoice("INV-0003").await;
     w.drive("read", || async { w.state_of("INV-0003").await == "read" })
         .await;
     assert_eq!(w.accepted_for("INV-0003").await.len(), 1);
-    assert_eq!(
-        w.scalar("SELECT COUNT(*) FROM whatsapp_attempts WHERE outcome = 'retry'")
-            .await,
-        8
-    );
+    assert_eq!(w.reads().attempts_with_outcome("retry").await, 8);
     w.close().await;
 }
 
 async fn the_pair_limit_waits_longer(backend: Backend) {
-    let w = World::with(backend, &[("WHATSAPP_PAIR_INTERVAL_SECS", "1")]).await;
-    w.sandbox.inject_messages(
+    let w = world(backend)
+        .env(&[("WHATSAPP_PAIR_INTERVAL_SECS", "1")])
+        .build()
+        .await;
+    w.sandbox().inject_messages(
         Fault::Api {
             code: 131056,
             subcode: None,
             status: 400,
         },
         1,
-        &w.account.phone_number_id,
+        &w.account().phone_number_id,
     );
-    w.send("INV-0003").await;
+    w.send_invoice("INV-0003").await;
     axis_crm::server::outbox::run_due(&w.app.state)
         .await
         .unwrap();
     // Retried no sooner than the pair interval.
-    let wait = w
-        .scalar("SELECT next_attempt_at - updated_at FROM whatsapp_sends")
-        .await;
+    let send = w
+        .reads()
+        .send_of(w.invoice_id("INV-0003").await)
+        .await
+        .unwrap();
+    let wait = send.next_attempt_at - send.updated_at;
     assert!(wait >= 1, "{wait}");
-    assert_eq!(
-        w.text("SELECT error_title FROM whatsapp_sends")
-            .await
-            .as_deref(),
-        Some("Rate limit exceeded")
-    );
+    assert_eq!(send.error_title.as_deref(), Some("Rate limit exceeded"));
     w.drive("read", || async { w.state_of("INV-0003").await == "read" })
         .await;
     // Two invoices to the same tenant: the second waits for the pair interval.
-    w.send("INV-0001").await; // Ana (paid)
-    w.send("INV-0008").await; // Ana again
+    w.send_invoice("INV-0001").await; // Ana (paid)
+    w.send_invoice("INV-0008").await; // Ana again
     w.drive("both read", || async {
         w.state_of("INV-0001").await == "read" && w.state_of("INV-0008").await == "read"
     })
@@ -460,26 +234,18 @@ async fn the_pair_limit_waits_longer(backend: Backend) {
 }
 
 async fn final_errors_stop_with_guidance(backend: Backend) {
-    let w = World::new(backend).await;
+    let w = world(backend).build().await;
     // Tom's number ends in 0000: Meta takes the message, then reports 131026 by webhook.
-    w.send("INV-0005").await;
+    w.send_invoice("INV-0005").await;
     w.drive("failed", || async {
         w.state_of("INV-0005").await == "failed"
     })
     .await;
-    assert_eq!(
-        w.text("SELECT error_title FROM whatsapp_sends")
-            .await
-            .as_deref(),
-        Some("Failed to send message")
-    );
-    assert_eq!(
-        w.text("SELECT error_anchor FROM whatsapp_sends")
-            .await
-            .as_deref(),
-        Some("failed-to-send-message")
-    );
-    let id = w.invoice("INV-0005").await.to_string();
+    let invoice = w.invoice_id("INV-0005").await;
+    let send = w.reads().send_of(invoice).await.unwrap();
+    assert_eq!(send.error_title.as_deref(), Some("Failed to send message"));
+    assert_eq!(send.error_anchor.as_deref(), Some("failed-to-send-message"));
+    let id = invoice.to_string();
     let history = w
         .call("whatsapp/history", &[("invoice_id", id.as_str())])
         .await
@@ -491,60 +257,57 @@ async fn final_errors_stop_with_guidance(backend: Backend) {
         .contains("E.164"));
     // Refused at once: an invalid token and a test-number recipient are not retried.
     for (number, code) in [("INV-0003", 190), ("INV-0008", 131030)] {
-        w.sandbox.inject_messages(
+        w.sandbox().inject_messages(
             Fault::Api {
                 code,
                 subcode: None,
                 status: 400,
             },
             1,
-            &w.account.phone_number_id,
+            &w.account().phone_number_id,
         );
-        w.send(number).await;
+        w.send_invoice(number).await;
         w.drive("failed", || async { w.state_of(number).await == "failed" })
             .await;
         assert!(w.accepted_for(number).await.is_empty());
     }
-    assert_eq!(
-        w.scalar("SELECT COUNT(*) FROM whatsapp_attempts WHERE outcome = 'retry'")
-            .await,
-        0
-    );
+    assert_eq!(w.reads().attempts_with_outcome("retry").await, 0);
     // A failed send may be retried.
-    let r = w.send("INV-0008").await;
+    let r = w.send_invoice("INV-0008").await;
     assert!(r.status.is_success(), "{}", r.body);
     w.close().await;
 }
 
 async fn a_lost_answer_is_reconciled_not_resent(backend: Backend) {
-    let w = World::new(backend).await;
-    w.sandbox
-        .inject_messages(Fault::LostResponse, 1, &w.account.phone_number_id);
-    w.send("INV-0003").await;
+    let w = world(backend).build().await;
+    w.sandbox()
+        .inject_messages(Fault::LostResponse, 1, &w.account().phone_number_id);
+    w.send_invoice("INV-0003").await;
     w.drive("read", || async { w.state_of("INV-0003").await == "read" })
         .await;
     // Meta took it once; the webhook told the app so; it was not sent again.
     assert_eq!(w.accepted_for("INV-0003").await.len(), 1);
-    assert_eq!(
-        w.scalar("SELECT COUNT(*) FROM whatsapp_attempts WHERE outcome = 'unknown'")
-            .await,
-        1
-    );
-    assert!(w.text("SELECT wamid FROM whatsapp_sends").await.is_some());
+    assert_eq!(w.reads().attempts_with_outcome("unknown").await, 1);
+    let send = w
+        .reads()
+        .send_of(w.invoice_id("INV-0003").await)
+        .await
+        .unwrap();
+    assert!(send.message_id.is_some());
     w.close().await;
 }
 
 async fn no_double_sends(backend: Backend) {
-    let w = World::new(backend).await;
-    assert!(w.send("INV-0003").await.status.is_success());
-    let again = w.send("INV-0003").await;
+    let w = world(backend).build().await;
+    assert!(w.send_invoice("INV-0003").await.status.is_success());
+    let again = w.send_invoice("INV-0003").await;
     assert_eq!(again.status, 422);
     assert!(again.body.contains("already on its way"), "{}", again.body);
     w.drive("read", || async { w.state_of("INV-0003").await == "read" })
         .await;
-    let third = w.send("INV-0003").await;
+    let third = w.send_invoice("INV-0003").await;
     assert!(third.body.contains("Send again"), "{}", third.body);
-    let id = w.invoice("INV-0003").await.to_string();
+    let id = w.invoice_id("INV-0003").await.to_string();
     let r = w
         .call(
             "whatsapp/send",
@@ -553,9 +316,7 @@ async fn no_double_sends(backend: Backend) {
         .await;
     assert!(r.status.is_success(), "{}", r.body);
     w.drive("second read", || async {
-        w.scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
-            .await
-            == 2
+        w.reads().sends_in_state("read").await == 2
     })
     .await;
     assert_eq!(w.accepted_for("INV-0003").await.len(), 2);
@@ -565,7 +326,7 @@ async fn no_double_sends(backend: Backend) {
         ("INV-0006", "fixed line"),
         ("INV-0007", "no phone number"),
     ] {
-        let r = w.send(number).await;
+        let r = w.send_invoice(number).await;
         assert_eq!(r.status, 422, "{number}");
         assert!(r.body.contains(why), "{number}: {}", r.body);
     }
@@ -591,8 +352,8 @@ async fn no_double_sends(backend: Backend) {
 }
 
 async fn webhooks_are_checked_and_idempotent(backend: Backend) {
-    let w = World::new(backend).await;
-    w.send("INV-0003").await;
+    let w = world(backend).build().await;
+    w.send_invoice("INV-0003").await;
     w.drive("accepted", || async {
         matches!(
             w.state_of("INV-0003").await.as_str(),
@@ -601,13 +362,17 @@ async fn webhooks_are_checked_and_idempotent(backend: Backend) {
     })
     .await;
     // Stop the sandbox's own webhooks so this test alone speaks.
-    w.sandbox.set_webhook(&w.account.app_id, None);
-    let wamid = w.text("SELECT wamid FROM whatsapp_sends").await.unwrap();
-    let secret = w.account.app_secret.clone();
-    sqlx::query("UPDATE whatsapp_sends SET state = 'accepted', state_rank = 2, sent_at = NULL, delivered_at = NULL, read_at = NULL")
-        .execute(&w.app.state.db.pool)
+    w.sandbox().set_webhook(&w.account().app_id, None);
+    let invoice = w.invoice_id("INV-0003").await;
+    let wamid = w
+        .reads()
+        .send_of(invoice)
         .await
+        .unwrap()
+        .message_id
         .unwrap();
+    let secret = w.account().app_secret.clone();
+    w.stage().sends_back_to_accepted().await;
     // Meta's times, a few minutes ago (times far from now are refused as implausible).
     let t0 = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -626,9 +391,9 @@ async fn webhooks_are_checked_and_idempotent(backend: Backend) {
     assert_eq!(w.post_webhook(&rest, Some(&secret)).await, 200);
     assert_eq!(w.post_webhook(&rest, Some(&secret)).await, 200);
     assert_eq!(w.state_of("INV-0003").await, "read");
+    let send = w.reads().send_of(invoice).await.unwrap();
     assert_eq!(
-        w.scalar("SELECT sent_at + delivered_at + read_at FROM whatsapp_sends")
-            .await,
+        send.sent_at.unwrap() + send.delivered_at.unwrap() + send.read_at.unwrap(),
         3 * t0 + 100 + 200 + 300
     );
     // An unknown webhook key is 404; the GET handshake needs the connection's verify token.
@@ -639,26 +404,23 @@ async fn webhooks_are_checked_and_idempotent(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(unknown.status(), 404);
-    let verify = w
-        .text("SELECT verify_token_enc FROM whatsapp_connections")
-        .await
-        .unwrap();
-    let user: i64 = w.scalar("SELECT user_id FROM whatsapp_connections").await;
+    let connection = w.reads().connection().await;
     let token = w
         .app
         .state
         .whatsapp
         .keyring
         .decrypt(
-            &verify,
-            &format!("whatsapp_connections.verify_token:{user}"),
+            &connection.verify_token_sealed,
+            &Reads::secret_context("verify_token", connection.user_id),
         )
         .unwrap();
     use secrecy::ExposeSecret;
     let url = |t: &str| {
         format!(
             "{}/webhooks/whatsapp/{}?hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token={t}",
-            w.site, w.webhook_key
+            w.site,
+            w.webhook_key()
         )
     };
     let ok = reqwest::get(url(token.expose_secret())).await.unwrap();
@@ -672,10 +434,11 @@ async fn webhooks_are_checked_and_idempotent(backend: Backend) {
 }
 
 async fn replies_open_the_window_and_are_logged(backend: Backend) {
-    let w = World::new(backend).await;
-    w.tenant_writes("INV-0003").await;
+    let w = world(backend).build().await;
+    w.tenant_writes("INV-0003", "Got it, thanks").await;
     let tenant = w
-        .scalar("SELECT tenant_id FROM invoices WHERE number = 'INV-0003'")
+        .reads()
+        .tenant_of(w.invoice_id("INV-0003").await)
         .await
         .to_string();
     let m = w
@@ -687,7 +450,7 @@ async fn replies_open_the_window_and_are_logged(backend: Backend) {
             || m["window_left"].as_str().unwrap().starts_with("24 h")
     );
     assert_eq!(m["messages"][0][2], "Got it, thanks");
-    let id = w.invoice("INV-0003").await.to_string();
+    let id = w.invoice_id("INV-0003").await.to_string();
     let preview = w
         .call("whatsapp/preview", &[("invoice_id", id.as_str())])
         .await
@@ -697,17 +460,17 @@ async fn replies_open_the_window_and_are_logged(backend: Backend) {
 }
 
 async fn bulk_sends_queue_many_with_progress(backend: Backend) {
-    let w = World::new(backend).await;
+    let w = world(backend).build().await;
     let r = w
         .call("whatsapp/bulk", &[("which", "overdue")])
         .await
         .json();
     assert_eq!(r["queued"], 1, "{r}"); // INV-0002 is the only overdue invoice
     let (a, b, c, d) = (
-        w.invoice("INV-0002").await.to_string(),
-        w.invoice("INV-0003").await.to_string(),
-        w.invoice("INV-0004").await.to_string(),
-        w.invoice("INV-0008").await.to_string(),
+        w.invoice_id("INV-0002").await.to_string(),
+        w.invoice_id("INV-0003").await.to_string(),
+        w.invoice_id("INV-0004").await.to_string(),
+        w.invoice_id("INV-0008").await.to_string(),
     );
     let r = w
         .call(
@@ -735,9 +498,7 @@ async fn bulk_sends_queue_many_with_progress(backend: Backend) {
     assert_eq!(news["batch"]["total"], 2);
     assert_eq!(news["batch"]["waiting"], 2);
     w.drive("all read", || async {
-        w.scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
-            .await
-            == 3
+        w.reads().sends_in_state("read").await == 3
     })
     .await;
     let news = w.call("whatsapp/news", &[("ids[]", &b)]).await.json();
@@ -748,33 +509,13 @@ async fn bulk_sends_queue_many_with_progress(backend: Backend) {
 
 /// Two server instances on one database: their workers never take the same send.
 async fn two_instances_share_the_outbox(backend: Backend) {
-    let w = World::new(backend).await;
+    let w = world(backend).build().await;
     let first = &w.app.state;
-    let (db_url, data_dir) = (
-        first.config.database_url.clone(),
-        first.config.data_dir.display().to_string(),
-    );
-    let graph = first.config.graph_url.clone();
-    let mut env: Vec<(String, String)> = FAST
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    env.push(("DATABASE_URL".into(), db_url));
-    env.push(("AXIS_DATA_DIR".into(), data_dir));
-    env.push(("WHATSAPP_GRAPH_URL".into(), graph));
-    let config = axis_crm::server::config::Config::from_lookup(
-        |k| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()),
-        common::HOST.parse().unwrap(),
-    )
-    .unwrap();
-    let options = leptos::config::LeptosOptions::builder()
-        .output_name("axis-crm")
-        .build();
-    let second = axis_crm::server::prepare(config, options).await.unwrap();
+    let second = w.another_instance().await;
     // Every sendable sample invoice, twice over (a second "Send again" round), from both workers.
     let numbers = ["INV-0001", "INV-0002", "INV-0003", "INV-0008"];
     for n in numbers {
-        assert!(w.send(n).await.status.is_success());
+        assert!(w.send_invoice(n).await.status.is_success());
     }
     let run = |st: axis_crm::server::AppState| async move {
         for _ in 0..40 {
@@ -784,9 +525,7 @@ async fn two_instances_share_the_outbox(backend: Backend) {
     };
     tokio::join!(run(first.clone()), run(second.clone()));
     w.drive("all read", || async {
-        w.scalar("SELECT COUNT(*) FROM whatsapp_sends WHERE state = 'read'")
-            .await
-            == 4
+        w.reads().sends_in_state("read").await == 4
     })
     .await;
     for n in numbers {

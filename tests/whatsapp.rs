@@ -6,16 +6,24 @@ mod common;
 
 use axis_crm::error::AppError;
 use axum::http::StatusCode;
-use common::{fake_meta, Backend, Client, TestApp};
+use common::{
+    reads::Reads,
+    world::{World, WorldBuilder},
+    Backend, Client,
+};
 use serde_json::Value;
-use whatsapp_cloud::sandbox::{Fault, NewAccount, Sandbox, SandboxAccount};
+use whatsapp_cloud::sandbox::{Fault, NewAccount, SandboxAccount};
 
 const PASSWORD: &str = "correct horse battery";
 
-async fn app_with_meta(backend: Backend) -> (TestApp, Sandbox) {
-    let (meta, base) = fake_meta().await;
-    let app = TestApp::with_env(backend, &[("WHATSAPP_GRAPH_URL", &base)]).await;
-    (app, meta)
+/// Ana of Silva Lettings, signed up (not connected).
+fn ana(backend: Backend) -> WorldBuilder {
+    World::builder(backend).user("Ana", "Silva Lettings", "ana@example.com")
+}
+
+/// Ana, signed up, and a fake Meta with `account` on it.
+async fn ana_with_meta(backend: Backend, account: NewAccount) -> World {
+    ana(backend).account(account).build().await
 }
 
 fn form(a: &SandboxAccount, with_app: bool) -> Vec<(&'static str, String)> {
@@ -63,15 +71,17 @@ fn problem(r: &common::Resp) -> axis_crm::error::WhatsAppProblem {
 }
 
 async fn connects_after_graph_confirms_and_shows_the_card(backend: Backend) {
-    let (app, meta) = app_with_meta(backend).await;
-    let account = meta.create_account(NewAccount {
-        verified_name: "Silva Lettings".into(),
-        ..Default::default()
-    });
-    let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
-        .await;
-    let r = connect(&mut b, &form(&account, true)).await;
+    let w = ana_with_meta(
+        backend,
+        NewAccount {
+            verified_name: "Silva Lettings".into(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let account = w.account();
+    let mut b = w.browser();
+    let r = connect(&mut b, &form(account, true)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
 
     let p = page(&mut b).await;
@@ -99,27 +109,29 @@ async fn connects_after_graph_confirms_and_shows_the_card(backend: Backend) {
     );
     assert!(!p.to_string().contains(&account.app_secret));
 
-    let (tok, sec): (String, String) =
-        sqlx::query_as("SELECT access_token_enc, app_secret_enc FROM whatsapp_connections")
-            .fetch_one(&app.state.db.pool)
-            .await
-            .unwrap();
+    let stored = w.reads().connection().await;
+    let (tok, sec) = (
+        stored.access_token_sealed,
+        stored.app_secret_sealed.unwrap(),
+    );
     assert!(tok.starts_with("v1.") && !tok.contains(&account.access_token));
     assert!(sec.starts_with("v1.") && !sec.contains(&account.app_secret));
-    app.close().await;
+    w.close().await;
 }
 
 async fn a_temporary_token_is_recognised(backend: Backend) {
-    let (app, meta) = app_with_meta(backend).await;
-    let account = meta.create_account(NewAccount {
-        temporary_token: true,
-        ..Default::default()
-    });
-    let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
-        .await;
+    let w = ana_with_meta(
+        backend,
+        NewAccount {
+            temporary_token: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    let (app, meta, account) = (&w.app, w.sandbox(), w.account());
+    let mut b = w.browser();
     assert_eq!(
-        connect(&mut b, &form(&account, true)).await.status,
+        connect(&mut b, &form(account, true)).await.status,
         StatusCode::OK
     );
     let p = page(&mut b).await;
@@ -139,17 +151,15 @@ async fn a_temporary_token_is_recognised(backend: Backend) {
         StatusCode::OK
     );
     assert_eq!(page(&mut c).await["connection"]["token"]["kind"], "unknown");
-    app.close().await;
+    w.close().await;
 }
 
 async fn each_graph_error_gets_its_guidance_and_stores_nothing(backend: Backend) {
-    let (app, meta) = app_with_meta(backend).await;
-    let account = meta.create_account(Default::default());
-    let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
-        .await;
+    let w = ana_with_meta(backend, NewAccount::default()).await;
+    let (meta, account) = (w.sandbox(), w.account());
+    let mut b = w.browser();
 
-    let mut bad_token = form(&account, false);
+    let mut bad_token = form(account, false);
     bad_token[1].1 = "EAAGm0PX4ZCpsBAnotarealtokenatall1234".into();
     let p = problem(&connect(&mut b, &bad_token).await);
     assert_eq!(p.title, "Invalid Access Token");
@@ -160,7 +170,7 @@ async fn each_graph_error_gets_its_guidance_and_stores_nothing(backend: Backend)
     );
     assert!(p.steps.iter().any(|s| s.contains("permanent token")));
 
-    let mut unknown = form(&account, false);
+    let mut unknown = form(account, false);
     unknown[0].1 = "987654321098765".into();
     unknown[2].1 = String::new();
     let p = problem(&connect(&mut b, &unknown).await);
@@ -221,18 +231,18 @@ async fn each_graph_error_gets_its_guidance_and_stores_nothing(backend: Backend)
     ];
     for (fault, title) in cases {
         meta.inject(fault.clone(), 1, Some(&account.phone_number_id));
-        let p = problem(&connect(&mut b, &form(&account, false)).await);
+        let p = problem(&connect(&mut b, &form(account, false)).await);
         assert_eq!(p.title, title, "{fault:?}");
     }
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM whatsapp_connections").await,
+        w.reads().connections().await,
         0,
         "nothing stored on any error"
     );
 
     // The Business Account must own the number; the App Secret must be right.
     let other = meta.create_account(Default::default());
-    let mut wrong_waba = form(&account, false);
+    let mut wrong_waba = form(account, false);
     wrong_waba[2].1 = other.business_account_id.clone();
     let r = connect(&mut b, &wrong_waba).await;
     assert!(
@@ -240,7 +250,7 @@ async fn each_graph_error_gets_its_guidance_and_stores_nothing(backend: Backend)
         "{}",
         r.body
     );
-    let mut wrong_secret = form(&account, true);
+    let mut wrong_secret = form(account, true);
     wrong_secret[5].1 = "0123456789abcdef0123456789abcdef".into();
     let r = connect(&mut b, &wrong_secret).await;
     assert!(
@@ -248,19 +258,17 @@ async fn each_graph_error_gets_its_guidance_and_stores_nothing(backend: Backend)
         "{}",
         r.body
     );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM whatsapp_connections").await,
-        0
-    );
-    app.close().await;
+    assert_eq!(w.reads().connections().await, 0);
+    w.close().await;
 }
 
 async fn network_failures_and_timeouts_are_explained(backend: Backend) {
     // Nothing listens on port 9 of loopback: connection refused.
-    let app = TestApp::with_env(backend, &[("WHATSAPP_GRAPH_URL", "http://127.0.0.1:9")]).await;
-    let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+    let w = ana(backend)
+        .env(&[("WHATSAPP_GRAPH_URL", "http://127.0.0.1:9")])
+        .build()
         .await;
+    let mut b = w.browser();
     let fields = vec![
         ("phone_number_id", "123456789012345".to_string()),
         (
@@ -275,18 +283,14 @@ async fn network_failures_and_timeouts_are_explained(backend: Backend) {
     let p = problem(&connect(&mut b, &fields).await);
     assert_eq!(p.title, "Could not reach WhatsApp");
     assert!(p.steps[0].contains("Nothing was saved"));
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM whatsapp_connections").await,
-        0
-    );
-    app.close().await;
+    assert_eq!(w.reads().connections().await, 0);
+    w.close().await;
 }
 
 async fn bad_input_is_refused_before_any_call_to_meta(backend: Backend) {
-    let (app, meta) = app_with_meta(backend).await;
-    let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
-        .await;
+    let w = ana(backend).fake_meta().build().await;
+    let meta = w.sandbox();
+    let mut b = w.browser();
     let fields = vec![
         ("phone_number_id", "+44 7911 123456".to_string()),
         ("access_token", "has spaces in it".to_string()),
@@ -308,13 +312,11 @@ async fn bad_input_is_refused_before_any_call_to_meta(backend: Backend) {
         assert!(e.field(f).is_some(), "{f}: {e:?}");
     }
     assert!(meta.exchanges().is_empty(), "no request reached Meta");
-    app.close().await;
+    w.close().await;
 
     // With the real Meta configured, a sandbox token typed into the form never leaves the server.
-    let app = TestApp::new(backend).await;
-    let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
-        .await;
+    let w = ana(backend).build().await;
+    let mut b = w.browser();
     let sandbox_token = vec![
         ("phone_number_id", "123456789012345".to_string()),
         (
@@ -332,17 +334,15 @@ async fn bad_input_is_refused_before_any_call_to_meta(backend: Backend) {
         .field("access_token")
         .unwrap()
         .contains("sandbox"));
-    app.close().await;
+    w.close().await;
 }
 
 async fn test_replace_and_disconnect(backend: Backend) {
-    let (app, meta) = app_with_meta(backend).await;
-    let account = meta.create_account(Default::default());
-    let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
-        .await;
+    let w = ana_with_meta(backend, NewAccount::default()).await;
+    let (meta, account) = (w.sandbox(), w.account());
+    let mut b = w.browser();
     assert_eq!(
-        connect(&mut b, &form(&account, true)).await.status,
+        connect(&mut b, &form(account, true)).await.status,
         StatusCode::OK
     );
 
@@ -362,10 +362,7 @@ async fn test_replace_and_disconnect(backend: Backend) {
     );
 
     // A bad replacement changes nothing; a good one is checked, stored and clears the error.
-    let before: String = sqlx::query_scalar("SELECT access_token_enc FROM whatsapp_connections")
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap();
+    let before = w.reads().connection().await.access_token_sealed;
     let p = problem(
         &b.call(
             "whatsapp/replace_token",
@@ -375,12 +372,9 @@ async fn test_replace_and_disconnect(backend: Backend) {
         .await,
     );
     assert_eq!(p.title, "Invalid Access Token");
-    let after: String = sqlx::query_scalar("SELECT access_token_enc FROM whatsapp_connections")
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap();
+    let after = w.reads().connection().await.access_token_sealed;
     assert_eq!(before, after);
-    let fresh = meta.issue_token(&account, true);
+    let fresh = meta.issue_token(account, true);
     let r = b
         .call(
             "whatsapp/replace_token",
@@ -397,13 +391,12 @@ async fn test_replace_and_disconnect(backend: Backend) {
         Value::Null,
         "a good token clears the failure"
     );
-    app.close().await;
+    w.close().await;
 
     // The same on a connection made with "Use sandbox" (the built-in sandbox).
-    let app = TestApp::new(backend).await;
-    let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
-        .await;
+    let w = ana(backend).build().await;
+    let app = &w.app;
+    let mut b = w.browser();
     assert_eq!(
         b.call("whatsapp/sandbox", &[], Client::Wasm).await.status,
         StatusCode::OK
@@ -449,27 +442,21 @@ async fn test_replace_and_disconnect(backend: Backend) {
             .status,
         StatusCode::OK
     );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM whatsapp_connections").await,
-        0,
-        "credentials deleted"
-    );
+    assert_eq!(w.reads().connections().await, 0, "credentials deleted");
     assert_eq!(page(&mut b).await["connection"], Value::Null);
     assert_eq!(
         b.call("whatsapp/test", &[], Client::Wasm).await.status,
         StatusCode::NOT_FOUND
     );
-    app.close().await;
+    w.close().await;
 }
 
 async fn a_connection_is_its_owners_alone(backend: Backend) {
-    let (app, meta) = app_with_meta(backend).await;
-    let account = meta.create_account(Default::default());
-    let mut ana = app.browser();
-    ana.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
-        .await;
+    let w = ana_with_meta(backend, NewAccount::default()).await;
+    let app = &w.app;
+    let mut ana = w.browser();
     assert_eq!(
-        connect(&mut ana, &form(&account, true)).await.status,
+        connect(&mut ana, &form(w.account(), true)).await.status,
         StatusCode::OK
     );
     let mut eve = app.browser();
@@ -501,10 +488,7 @@ async fn a_connection_is_its_owners_alone(backend: Backend) {
             .error(),
         AppError::NotFound
     );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM whatsapp_connections").await,
-        1
-    );
+    assert_eq!(w.reads().connections().await, 1);
     assert_eq!(
         page(&mut ana).await["connection"]["last_check_error"],
         Value::Null
@@ -524,28 +508,29 @@ async fn a_connection_is_its_owners_alone(backend: Backend) {
             "{endpoint}"
         );
     }
-    app.close().await;
+    w.close().await;
 }
 
 async fn environment_credentials_are_used_and_never_shown(backend: Backend) {
-    let (meta, base) = fake_meta().await;
-    let account = meta.create_account(NewAccount {
-        verified_name: "Env Lettings".into(),
-        ..Default::default()
-    });
-    let app = TestApp::with_env(
-        backend,
-        &[
-            ("WHATSAPP_GRAPH_URL", &base),
-            ("WHATSAPP_PHONE_NUMBER_ID", &account.phone_number_id),
-            ("WHATSAPP_ACCESS_TOKEN", &account.access_token),
-            ("WHATSAPP_BUSINESS_ACCOUNT_ID", &account.business_account_id),
-        ],
-    )
-    .await;
-    let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
+    let w = ana(backend)
+        .account(NewAccount {
+            verified_name: "Env Lettings".into(),
+            ..Default::default()
+        })
+        .env_from_account(|a| {
+            vec![
+                ("WHATSAPP_PHONE_NUMBER_ID", a.phone_number_id.clone()),
+                ("WHATSAPP_ACCESS_TOKEN", a.access_token.clone()),
+                (
+                    "WHATSAPP_BUSINESS_ACCOUNT_ID",
+                    a.business_account_id.clone(),
+                ),
+            ]
+        })
+        .build()
         .await;
+    let account = w.account();
+    let mut b = w.browser();
     let p = page(&mut b).await;
     assert_eq!(p["env_managed"], true);
     let html = b.get("/settings/whatsapp").await.body;
@@ -555,18 +540,16 @@ async fn environment_credentials_are_used_and_never_shown(backend: Backend) {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert_eq!(r.json()["verified_name"], "Env Lettings");
     assert!(!r.body.contains(&account.access_token));
-    app.close().await;
+    w.close().await;
 }
 
 async fn rotate_key_reencrypts_every_secret(backend: Backend) {
     use axis_crm::server::{config::MasterKey, crypto::Keyring, whatsapp::rotate_secrets};
-    let (app, meta) = app_with_meta(backend).await;
-    let account = meta.create_account(Default::default());
-    let mut b = app.browser();
-    b.signup("Ana", "Silva Lettings", "ana@example.com", PASSWORD)
-        .await;
+    let w = ana_with_meta(backend, NewAccount::default()).await;
+    let (app, account) = (&w.app, w.account());
+    let mut b = w.browser();
     assert_eq!(
-        connect(&mut b, &form(&account, true)).await.status,
+        connect(&mut b, &form(account, true)).await.status,
         StatusCode::OK
     );
 
@@ -585,26 +568,19 @@ async fn rotate_key_reencrypts_every_secret(backend: Backend) {
     );
     // Readable with the new key alone now.
     let only_new = Keyring::new(&new, &[]);
-    let enc: String = sqlx::query_scalar("SELECT access_token_enc FROM whatsapp_connections")
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap();
-    let user_id: i64 = sqlx::query_scalar("SELECT user_id FROM whatsapp_connections")
-        .fetch_one(&app.state.db.pool)
-        .await
-        .unwrap();
+    let stored = w.reads().connection().await;
     use secrecy::ExposeSecret;
     assert_eq!(
         only_new
             .decrypt(
-                &enc,
-                &format!("whatsapp_connections.access_token:{user_id}")
+                &stored.access_token_sealed,
+                &Reads::secret_context("access_token", stored.user_id)
             )
             .unwrap()
             .expose_secret(),
         account.access_token
     );
-    app.close().await;
+    w.close().await;
 }
 
 per_backend!(

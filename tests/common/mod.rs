@@ -1,8 +1,12 @@
 //! Test harness: the real router on a fresh SQLite file or a fresh PostgreSQL database, and a
-//! tiny cookie-keeping browser that speaks to it without a network.
+//! tiny cookie-keeping browser that speaks to it without a network. [`world`] builds the usual
+//! setting on top of it (a user connected to a fake Meta, sample data, an approved template);
+//! [`reads`] is the one place tests read (or stage) what the app stores about WhatsApp.
 #![allow(dead_code)]
 
 pub mod hostile;
+pub mod reads;
+pub mod world;
 
 use axis_crm::server::{self, config::Config, AppState};
 use axum::{
@@ -157,6 +161,11 @@ impl TestApp {
         }
     }
 
+    /// Typed reads of this app's database.
+    pub fn reads(&self) -> reads::Reads<'_> {
+        reads::Reads::of(&self.state.db.pool)
+    }
+
     pub async fn count(&self, sql: &str) -> i64 {
         let (n,): (i64,) = sqlx::query_as(sql)
             .fetch_one(&self.state.db.pool)
@@ -166,12 +175,9 @@ impl TestApp {
     }
 }
 
-/// A Cloud API sandbox standing in for Meta, with the app's `WHATSAPP_GRAPH_URL` pointed at it.
-pub async fn fake_meta() -> (whatsapp_cloud::sandbox::Sandbox, String) {
-    fake_meta_with(|_| {}).await
-}
-
-/// Like [`fake_meta`], with its settings adjusted first.
+/// A Cloud API sandbox standing in for Meta (recording every exchange, "slow" answers held 30 s),
+/// with `adjust` applied to its settings; returns it and its base URL, for the app's
+/// `WHATSAPP_GRAPH_URL`. Worlds make theirs with this (see [`world::WorldBuilder::fake_meta`]).
 pub async fn fake_meta_with(
     adjust: impl FnOnce(&mut whatsapp_cloud::sandbox::SandboxConfig),
 ) -> (whatsapp_cloud::sandbox::Sandbox, String) {
@@ -186,17 +192,40 @@ pub async fn fake_meta_with(
     (sandbox, base)
 }
 
-/// Runs `test` against a fresh app on `backend`, then drops the database.
-pub async fn run<F, Fut>(backend: Backend, test: F)
+/// A test that runs on one database backend: an `async fn(Backend)`, which makes its own app
+/// or world, or an `async fn(TestApp) -> TestApp`, given a fresh app and closing the one it
+/// returns. `Shape` only tells the two apart.
+pub trait BackendTest<Shape> {
+    fn run_on(self, backend: Backend) -> impl Future<Output = ()>;
+}
+
+impl<F, Fut> BackendTest<Backend> for F
+where
+    F: FnOnce(Backend) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    async fn run_on(self, backend: Backend) {
+        self(backend).await
+    }
+}
+
+impl<F, Fut> BackendTest<TestApp> for F
 where
     F: FnOnce(TestApp) -> Fut,
     Fut: Future<Output = TestApp>,
 {
-    let app = TestApp::new(backend).await;
-    test(app).await.close().await;
+    async fn run_on(self, backend: Backend) {
+        let app = TestApp::new(backend).await;
+        self(app).await.close().await;
+    }
 }
 
-#[derive(Debug)]
+/// Runs `test` on `backend` (see [`BackendTest`]).
+pub async fn run<Shape>(backend: Backend, test: impl BackendTest<Shape>) {
+    test.run_on(backend).await
+}
+
+#[derive(Debug, Clone)]
 pub struct Resp {
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -357,9 +386,10 @@ impl Browser<'_> {
     }
 }
 
-/// Declares each listed test once per database backend.
+/// Declares each listed test once per database backend: `async fn(Backend)`, or
+/// `async fn(TestApp) -> TestApp` (given a fresh app, which is closed afterwards).
 #[macro_export]
-macro_rules! on_both_databases {
+macro_rules! per_backend {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
             $(
@@ -378,38 +408,6 @@ macro_rules! on_both_databases {
             )*
         }
     };
-}
-
-/// Declares each listed `async fn(Backend)` test once per database backend.
-#[macro_export]
-macro_rules! per_backend {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() { super::$name($crate::common::Backend::Sqlite).await; }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() { super::$name($crate::common::Backend::Postgres).await; }
-            )*
-        }
-    };
-}
-
-/// Creates a fresh, empty PostgreSQL database on [`pg_admin_url`]; returns its name and URL.
-pub async fn create_pg_database() -> (String, String) {
-    let name = format!("axis_test_{}", uuid::Uuid::new_v4().simple());
-    admin_exec(&format!("CREATE DATABASE {name}")).await;
-    let url = with_db(&pg_admin_url(), &name);
-    (name, url)
-}
-
-/// Drops a database made by [`create_pg_database`], closing whatever still uses it.
-pub async fn drop_pg_database(name: &str) {
-    admin_exec(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
 }
 
 /// Seeds `count` issued invoices for `user_id` by SQL, each to its own new tenant with a mobile
@@ -473,49 +471,4 @@ fn time_now() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64
-}
-
-/// How many messages the sandbox accepted for each invoice (by `callback` → send id → invoice
-/// id). Panics on a message without a tag, or whose send id the database does not know.
-pub async fn accepted_per_invoice(
-    pool: &sqlx::AnyPool,
-    sent: &[whatsapp_cloud::sandbox::SentRecord],
-) -> std::collections::HashMap<i64, usize> {
-    let rows: Vec<(i64, i64)> = sqlx::query_as("SELECT id, invoice_id FROM whatsapp_sends")
-        .fetch_all(pool)
-        .await
-        .unwrap();
-    let invoice_of: std::collections::HashMap<i64, i64> = rows.into_iter().collect();
-    let mut out = std::collections::HashMap::new();
-    for s in sent {
-        let tag = s
-            .callback
-            .as_deref()
-            .unwrap_or_else(|| panic!("message {} has no callback tag", s.wamid));
-        let (send, _attempt) = axis_crm::server::outbox::parse_callback(tag)
-            .unwrap_or_else(|| panic!("unreadable callback tag {tag}"));
-        let invoice = *invoice_of
-            .get(&send)
-            .unwrap_or_else(|| panic!("callback {tag} names an unknown send"));
-        *out.entry(invoice).or_insert(0usize) += 1;
-    }
-    out
-}
-
-/// `state → count` over every send, for failure messages and progress lines.
-pub async fn send_states(pool: &sqlx::AnyPool) -> Vec<(String, i64)> {
-    sqlx::query_as("SELECT state, COUNT(*) FROM whatsapp_sends GROUP BY state ORDER BY state")
-        .fetch_all(pool)
-        .await
-        .unwrap()
-}
-
-/// `outcome → count` over every recorded call to Meta's /messages.
-pub async fn attempt_outcomes(pool: &sqlx::AnyPool) -> Vec<(String, i64)> {
-    sqlx::query_as(
-        "SELECT outcome, COUNT(*) FROM whatsapp_attempts GROUP BY outcome ORDER BY outcome",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap()
 }
