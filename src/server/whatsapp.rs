@@ -582,7 +582,7 @@ fn health_json(p: &PhoneNumber) -> String {
     .unwrap_or_else(|_| "[]".into())
 }
 
-/// Stores a checked connection for `user_id`, replacing any earlier one.
+/// Stores a checked Meta connection for `user_id`, replacing any earlier one.
 pub async fn save(
     db: &Db,
     wa: &WhatsAppService,
@@ -592,36 +592,87 @@ pub async fn save(
     phone_e164: Option<&str>,
     outcome: &CheckOutcome,
 ) -> Result<(), AppError> {
-    let ts = now();
-    let webhook_key = random_hex(16);
-    let verify_token = random_hex(20);
+    let account = Stored::account_of(creds);
     let mut tx = db.pool.begin().await?;
-    sqlx::query("DELETE FROM whatsapp_connections WHERE user_id = $1")
-        .bind(user_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO whatsapp_connections (user_id, mode, phone_number_id, business_account_id, phone_number, app_id, \
-         access_token_enc, token_last4, app_secret_enc, token_kind, webhook_key, verify_token_enc, connected_at, last_checked_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'unknown', $10, $11, $12, $12)",
+    insert_connection(
+        &mut tx,
+        &wa.keyring,
+        user_id,
+        whatsapp_cloud::META,
+        mode,
+        &account,
+        phone_e164,
     )
-    .bind(user_id)
-    .bind(mode.as_str())
-    .bind(&creds.phone_number_id)
-    .bind(&creds.business_account_id)
-    .bind(phone_e164)
-    .bind(creds.app.as_ref().map(|a| a.app_id.clone()))
-    .bind(wa.keyring.encrypt(creds.access_token.expose_secret(), &ctx("access_token", user_id)))
-    .bind(last4(&creds.access_token))
-    .bind(creds.app.as_ref().map(|a| wa.keyring.encrypt(a.app_secret.expose_secret(), &ctx("app_secret", user_id))))
-    .bind(&webhook_key)
-    .bind(wa.keyring.encrypt(&verify_token, &ctx("verify_token", user_id)))
-    .bind(ts)
-    .execute(&mut *tx)
     .await?;
     write_status(&mut *tx, user_id, outcome).await?;
     tx.commit().await?;
     tracing::info!(user_id, mode = mode.as_str(), "WhatsApp connected");
+    Ok(())
+}
+
+/// Stores a connection to `provider` for `user_id`, replacing any earlier one, with its secrets
+/// sealed and a fresh webhook key and verify token. What a provider's check learned about the
+/// number is written by that provider's glue afterwards.
+pub async fn save_account(
+    db: &Db,
+    keyring: &Keyring,
+    user_id: i64,
+    provider: &str,
+    mode: Mode,
+    account: &messaging::Account,
+    phone_e164: Option<&str>,
+) -> Result<(), AppError> {
+    let mut tx = db.pool.begin().await?;
+    insert_connection(
+        &mut tx, keyring, user_id, provider, mode, account, phone_e164,
+    )
+    .await?;
+    tx.commit().await?;
+    tracing::info!(
+        user_id,
+        provider,
+        mode = mode.as_str(),
+        "WhatsApp connected"
+    );
+    Ok(())
+}
+
+async fn insert_connection(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    keyring: &Keyring,
+    user_id: i64,
+    provider: &str,
+    mode: Mode,
+    account: &messaging::Account,
+    phone_e164: Option<&str>,
+) -> Result<(), AppError> {
+    let ts = now();
+    let webhook_key = random_hex(16);
+    let verify_token = random_hex(20);
+    sqlx::query("DELETE FROM whatsapp_connections WHERE user_id = $1")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO whatsapp_connections (user_id, provider, mode, phone_number_id, business_account_id, phone_number, app_id, \
+         access_token_enc, token_last4, app_secret_enc, token_kind, webhook_key, verify_token_enc, connected_at, last_checked_at) \
+         VALUES ($1, $13, $2, $3, $4, $5, $6, $7, $8, $9, 'unknown', $10, $11, $12, $12)",
+    )
+    .bind(user_id)
+    .bind(mode.as_str())
+    .bind(&account.sender)
+    .bind(&account.account_id)
+    .bind(phone_e164)
+    .bind(&account.app_id)
+    .bind(keyring.encrypt(account.token.expose_secret(), &ctx("access_token", user_id)))
+    .bind(last4(&account.token))
+    .bind(account.signing_secret.as_ref().map(|s| keyring.encrypt(s.expose_secret(), &ctx("app_secret", user_id))))
+    .bind(&webhook_key)
+    .bind(keyring.encrypt(&verify_token, &ctx("verify_token", user_id)))
+    .bind(ts)
+    .bind(provider)
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -686,7 +737,7 @@ pub async fn load(db: &Db, wa: &WhatsAppService, user_id: i64) -> Result<Option<
         verified_name: row.try_get("verified_name")?,
         webhook_key: row.try_get("webhook_key")?,
     };
-    if stored.mode == Mode::Sandbox {
+    if stored.mode == Mode::Sandbox && stored.provider == whatsapp_cloud::META {
         restore_sandbox(wa, &stored);
     }
     Ok(Some(stored))
@@ -695,12 +746,16 @@ pub async fn load(db: &Db, wa: &WhatsAppService, user_id: i64) -> Result<Option<
 impl Stored {
     /// The credentials in the providers' neutral shape.
     pub fn account(&self) -> messaging::Account {
+        Stored::account_of(&self.creds)
+    }
+
+    fn account_of(creds: &Credentials) -> messaging::Account {
         messaging::Account {
-            sender: self.creds.phone_number_id.clone(),
-            token: self.creds.access_token.clone(),
-            account_id: self.creds.business_account_id.clone(),
-            app_id: self.creds.app.as_ref().map(|a| a.app_id.clone()),
-            signing_secret: self.creds.app.as_ref().map(|a| a.app_secret.clone()),
+            sender: creds.phone_number_id.clone(),
+            token: creds.access_token.clone(),
+            account_id: creds.business_account_id.clone(),
+            app_id: creds.app.as_ref().map(|a| a.app_id.clone()),
+            signing_secret: creds.app.as_ref().map(|a| a.app_secret.clone()),
         }
     }
 }

@@ -463,6 +463,24 @@ impl<'a> Stage<'a> {
             .unwrap();
     }
 
+    /// An approved template on `user_id`'s account that can carry an invoice (a document
+    /// header, four body variables, utility), as a provider's template list would have stored it.
+    pub async fn approved_invoice_template(&self, user_id: i64, name: &str, language: &str) {
+        sqlx::query(
+            "INSERT INTO whatsapp_templates (user_id, template_id, name, language, status, category, header_format, \
+             body_text, body_params, updated_at) VALUES ($1, $2, $3, $4, 'APPROVED', 'UTILITY', 'DOCUMENT', $5, 4, $6)",
+        )
+        .bind(user_id)
+        .bind(format!("tpl-{name}"))
+        .bind(name)
+        .bind(language)
+        .bind("Hello {{1}}, invoice {{2}} for {{3}} is due on {{4}}.")
+        .bind(axis_crm::server::db::now())
+        .execute(self.pool)
+        .await
+        .unwrap();
+    }
+
     /// Every send back to "accepted", without the times of its later statuses.
     pub async fn sends_back_to_accepted(&self) {
         sqlx::query(
