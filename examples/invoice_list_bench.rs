@@ -5,8 +5,8 @@
 //! Seeds a fresh database (a temporary SQLite file by default), then runs `list` for each sort,
 //! a search and each filter, and prints the median and worst of 15 runs.
 use axis_crm::{
-    invoices::types::ListQuery,
-    server::{db::Db, invoices},
+    invoices::{server as invoices, types::ListQuery},
+    platform::db::Db,
 };
 use std::time::Instant;
 
@@ -38,7 +38,7 @@ async fn main() -> anyhow::Result<()> {
             .execute(&mut *tx).await?;
     }
     tx.commit().await?;
-    axis_crm::server::invoices::backfill_folds(&db).await?;
+    axis_crm::invoices::server::backfill_folds(&db).await?;
     println!(
         "seeded 100,000 invoices in {:.1} s ({})",
         t0.elapsed().as_secs_f64(),

@@ -12,7 +12,7 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use axis_crm::server::{self, outbox};
+use axis_crm::{platform, sending::server::outbox};
 use common::{world::World, Backend};
 use std::{
     sync::{
@@ -64,7 +64,7 @@ async fn webhook_ingestion() -> anyhow::Result<()> {
     // 20,000 sends already accepted by Meta, over 1,000 tenants (20 invoices each).
     let t0 = Instant::now();
     w.seed_invoices(1_000, "+4479120", "B-").await;
-    let now = server::db::now();
+    let now = platform::db::now();
     let sends = w
         .stage()
         .accepted_sends(

@@ -1,7 +1,8 @@
 //! The HTML shell, the root component and the route table.
 
 use crate::{
-    auth::{Auth, LoginPage, SignupPage},
+    accounts::{Auth, LoginPage, SignupPage},
+    connections::WhatsAppSettingsPage,
     help::{
         notes::NotesPage, providers::ProvidersPage, troubleshooting::TroubleshootingPage, HelpPage,
     },
@@ -9,7 +10,7 @@ use crate::{
     invoices::pages::{InvoiceDetailPage, InvoiceFormPage, PropertiesPage, TenantsPage},
     onboarding::{SetupBanner, WizardPage},
     pages::{not_found::NotFound, settings::SettingsPage},
-    whatsapp::{SendInvoicePage, TenantMessagesPage, WhatsAppSettingsPage},
+    sending::{SendInvoicePage, TenantMessagesPage},
 };
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};

@@ -1,19 +1,21 @@
 //! Axis CRM: property managers send invoices to tenants over their own WhatsApp Business account.
 #![recursion_limit = "256"]
 
+pub mod accounts;
 pub mod app;
-pub mod auth;
 pub mod components;
+pub mod connections;
 pub mod error;
 pub mod help;
 pub mod input;
 pub mod invoices;
 pub mod onboarding;
 pub mod pages;
-pub mod whatsapp;
+pub mod sending;
+pub mod templates;
 
 #[cfg(feature = "ssr")]
-pub mod server;
+pub mod platform;
 
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]

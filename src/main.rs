@@ -1,7 +1,7 @@
 //! The `axis-crm` server: configuration, database, migrations, router, serve. Nothing else.
 
 use anyhow::{bail, Context};
-use axis_crm::server::{self, config::Config};
+use axis_crm::platform::{self, config::Config};
 use std::{net::SocketAddr, process::ExitCode};
 use tracing_subscriber::EnvFilter;
 
@@ -41,16 +41,16 @@ async fn serve() -> anyhow::Result<()> {
     let options = leptos.leptos_options;
     let addr = options.site_addr;
     let config = Config::from_env(addr)?;
-    tracing::info!(env = ?config.env, database = %server::db::redact_url(&config.database_url), public_url = %config.public_url, "starting");
+    tracing::info!(env = ?config.env, database = %platform::db::redact_url(&config.database_url), public_url = %config.public_url, "starting");
 
-    let state = server::prepare(config, options).await?;
-    let housekeeping = server::spawn_housekeeping(&state);
+    let state = platform::prepare(config, options).await?;
+    let housekeeping = platform::spawn_housekeeping(&state);
     let worker = state
         .config
         .outbox
         .worker
-        .then(|| server::outbox::spawn_worker(state.clone()));
-    let app = server::router(state.clone());
+        .then(|| axis_crm::sending::server::outbox::spawn_worker(state.clone()));
+    let app = platform::router(state.clone());
 
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -79,10 +79,10 @@ async fn rotate_key() -> anyhow::Result<()> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(([127, 0, 0, 1], 3000).into());
     let config = Config::from_env(addr)?;
-    let db = server::db::Db::connect(&config.database_url).await?;
+    let db = platform::db::Db::connect(&config.database_url).await?;
     db.migrate().await?;
-    let keyring = server::crypto::Keyring::new(&config.master_key, &config.previous_master_keys);
-    let n = server::whatsapp::rotate_secrets(&db, &keyring)
+    let keyring = platform::crypto::Keyring::new(&config.master_key, &config.previous_master_keys);
+    let n = axis_crm::connections::server::rotate_secrets(&db, &keyring)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     println!(

@@ -94,7 +94,7 @@ async fn call_over_http(
         .header("origin", site)
         .header(
             "cookie",
-            format!("{}={cookie}", axis_crm::server::SESSION_COOKIE),
+            format!("{}={cookie}", axis_crm::platform::SESSION_COOKIE),
         )
         .body(body)
         .send()
@@ -147,7 +147,7 @@ async fn the_outbox_survives_sigkill(backend: Backend) {
         Backend::Sqlite => "2",
         Backend::Postgres => "20",
     };
-    let master_key = axis_crm::server::config::MasterKey::generate().to_base64();
+    let master_key = axis_crm::platform::config::MasterKey::generate().to_base64();
     // Sign up, connect to the fake Meta, get the template (through this process's own copy of
     // the app, on the database the server will use), then start the server on that database.
     let w = World::builder(backend)

@@ -56,7 +56,7 @@ async fn every_invoice_is_sent_exactly_once_through_a_faulty_meta(backend: Backe
     let queued_in = queueing.elapsed();
 
     let sending = Instant::now();
-    let worker = axis_crm::server::outbox::spawn_worker(rig.app.state.clone());
+    let worker = axis_crm::sending::server::outbox::spawn_worker(rig.app.state.clone());
     let limit = Duration::from_secs(120);
     loop {
         let done = rig.reads().sends_on_their_way().await;
@@ -134,7 +134,7 @@ async fn a_lease_that_expires_in_the_pacer_does_not_send_twice(backend: Backend)
     )
     .await;
     let invoices = rig.queue_invoices(6, "+4479118", "F-").await;
-    let worker = axis_crm::server::outbox::spawn_worker(rig.app.state.clone());
+    let worker = axis_crm::sending::server::outbox::spawn_worker(rig.app.state.clone());
     rig.wait_for_within(
         "every send to be read",
         Duration::from_secs(180),
@@ -173,7 +173,7 @@ async fn the_worker_claims_no_more_than_it_can_work_on(backend: Backend) {
     )
     .await;
     rig.queue_invoices(60, "+4479119", "F-").await;
-    let worker = axis_crm::server::outbox::spawn_worker(rig.app.state.clone());
+    let worker = axis_crm::sending::server::outbox::spawn_worker(rig.app.state.clone());
     let mut most = 0;
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(2) {

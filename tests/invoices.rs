@@ -1239,7 +1239,7 @@ async fn pdf_bytes(app: &TestApp, b: &Browser<'_>, id: i64) -> Vec<u8> {
             "cookie",
             format!(
                 "{}={}",
-                axis_crm::server::SESSION_COOKIE,
+                axis_crm::platform::SESSION_COOKIE,
                 b.cookie.as_ref().unwrap()
             ),
         )

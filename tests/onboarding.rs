@@ -446,7 +446,9 @@ async fn the_sandbox_walks_to_a_sent_invoice(backend: Backend) {
     assert_eq!(r.location(), Some(next.as_str()));
     let mut state = String::new();
     for _ in 0..150 {
-        axis_crm::server::outbox::run_due(&app.state).await.unwrap();
+        axis_crm::sending::server::outbox::run_due(&app.state)
+            .await
+            .unwrap();
         let w = wizard(&mut b, None).await;
         if how(&w, "send") == "sandbox" {
             state = "done".into();

@@ -6,7 +6,10 @@
 mod common;
 
 use async_trait::async_trait;
-use axis_crm::server::{templates, whatsapp, whatsapp::Mode};
+use axis_crm::{
+    connections::server::{self as whatsapp, Mode},
+    templates::server as templates,
+};
 use common::{world::World, Backend};
 use messaging::{
     Accepted, Account, DeliveryEvent, DeliveryState, Disposition, Inbound, Media, Message, Pace,
@@ -327,7 +330,9 @@ async fn unknown_outcome_is_settled_by_a_webhook(backend: Backend) {
     assert_eq!(send.message_id.as_deref(), Some("m-late"));
     // Past the reconcile time, nothing is sent again: the webhook settled it.
     tokio::time::sleep(Duration::from_millis(2_100)).await;
-    axis_crm::server::outbox::run_due(w.state()).await.unwrap();
+    axis_crm::sending::server::outbox::run_due(w.state())
+        .await
+        .unwrap();
     assert_eq!(p.calls().len(), 1);
     assert_eq!(w.state_of(INVOICE).await, "delivered");
     assert_eq!(outcomes(&w).await, ["unknown"]);
@@ -387,7 +392,9 @@ async fn final_failure_stops_with_guidance(backend: Backend) {
     assert_eq!(send.error_title.as_deref(), Some("Failed to send message"));
     assert_eq!(send.error_anchor.as_deref(), Some("failed-to-send-message"));
     // Nothing more happens by itself.
-    axis_crm::server::outbox::run_due(w.state()).await.unwrap();
+    axis_crm::sending::server::outbox::run_due(w.state())
+        .await
+        .unwrap();
     assert_eq!(p.calls().len(), 1);
     assert_eq!(outcomes(&w).await, ["failed"]);
     // The invoice's page tells the user what went wrong and where to read more.

@@ -122,7 +122,7 @@ async fn a_refused_document_goes_again_as_the_template(backend: Backend) {
     let w = world(backend).build().await;
     // The app believes the tenant wrote recently; Meta knows better and refuses with 131047.
     w.stage()
-        .every_tenant_wrote_at(axis_crm::server::db::now())
+        .every_tenant_wrote_at(axis_crm::platform::db::now())
         .await;
     w.send_invoice("INV-0003").await;
     w.drive("read", || async { w.state_of("INV-0003").await == "read" })
@@ -206,7 +206,7 @@ async fn the_pair_limit_waits_longer(backend: Backend) {
         &w.account().phone_number_id,
     );
     w.send_invoice("INV-0003").await;
-    axis_crm::server::outbox::run_due(&w.app.state)
+    axis_crm::sending::server::outbox::run_due(&w.app.state)
         .await
         .unwrap();
     // Retried no sooner than the pair interval.
@@ -517,9 +517,11 @@ async fn two_instances_share_the_outbox(backend: Backend) {
     for n in numbers {
         assert!(w.send_invoice(n).await.status.is_success());
     }
-    let run = |st: axis_crm::server::AppState| async move {
+    let run = |st: axis_crm::platform::AppState| async move {
         for _ in 0..40 {
-            axis_crm::server::outbox::run_due(&st).await.unwrap();
+            axis_crm::sending::server::outbox::run_due(&st)
+                .await
+                .unwrap();
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     };

@@ -544,7 +544,10 @@ async fn environment_credentials_are_used_and_never_shown(backend: Backend) {
 }
 
 async fn rotate_key_reencrypts_every_secret(backend: Backend) {
-    use axis_crm::server::{config::MasterKey, crypto::Keyring, whatsapp::rotate_secrets};
+    use axis_crm::{
+        connections::server::rotate_secrets,
+        platform::{config::MasterKey, crypto::Keyring},
+    };
     let w = ana_with_meta(backend, NewAccount::default()).await;
     let (app, account) = (&w.app, w.account());
     let mut b = w.browser();

@@ -19,7 +19,7 @@ pub fn use_flash(form: &'static str) -> Resource<Option<FormFlash>> {
     Resource::new_blocking(
         || (),
         move |_| async move {
-            crate::auth::take_flash(form.to_string())
+            crate::accounts::take_flash(form.to_string())
                 .await
                 .ok()
                 .flatten()
@@ -225,7 +225,7 @@ pub fn ErrorNotice(
 ) -> impl IntoView {
     #[cfg(feature = "ssr")]
     if let Some(res) = use_context::<leptos_axum::ResponseOptions>() {
-        if !crate::server::is_server_fn_request() {
+        if !crate::platform::context::is_server_fn_request() {
             res.set_status(
                 axum::http::StatusCode::from_u16(error.status_code())
                     .unwrap_or(axum::http::StatusCode::INTERNAL_SERVER_ERROR),

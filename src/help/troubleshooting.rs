@@ -607,7 +607,7 @@ mod tests {
     #[cfg(feature = "ssr")]
     #[test]
     fn codes_match_the_apps_explanations() {
-        use crate::server::whatsapp::problem_for_code;
+        use crate::connections::server::problem_for_code;
         for e in ENTRIES {
             for &code in e.codes {
                 // 100 belongs here only with subcode 33, which a bare code cannot carry.

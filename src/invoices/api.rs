@@ -19,7 +19,7 @@ pub async fn list_invoices(
     q: String,
     status: String,
 ) -> Result<InvoiceList, AppError> {
-    use crate::server::{self as srv, invoices};
+    use crate::{invoices::server as invoices, platform::context as srv};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -42,7 +42,7 @@ pub async fn list_invoices(
 
 #[server(endpoint = "invoices/detail")]
 pub async fn get_invoice(id: i64) -> Result<InvoiceDetail, AppError> {
-    use crate::server::{self as srv, invoices};
+    use crate::{invoices::server as invoices, platform::context as srv};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -60,7 +60,7 @@ pub struct Editor {
 
 #[server(endpoint = "invoices/editor")]
 pub async fn invoice_editor(id: Option<i64>) -> Result<Editor, AppError> {
-    use crate::server::{self as srv, invoices};
+    use crate::{invoices::server as invoices, platform::context as srv};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -90,7 +90,7 @@ pub async fn save_invoice(
     lines: Option<Vec<LineInput>>,
     intent: String,
 ) -> Result<i64, AppError> {
-    use crate::server::{self as srv, invoices};
+    use crate::{invoices::server as invoices, platform::context as srv};
     let draft = InvoiceDraft {
         id: opt_id(&id),
         number: number.clone(),
@@ -137,7 +137,7 @@ pub async fn save_invoice(
 
 #[server(endpoint = "invoices/status")]
 pub async fn set_invoice_status(id: i64, status: String) -> Result<(), AppError> {
-    use crate::server::{self as srv, invoices};
+    use crate::{invoices::server as invoices, platform::context as srv};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -151,7 +151,7 @@ pub async fn set_invoice_status(id: i64, status: String) -> Result<(), AppError>
 
 #[server(endpoint = "invoices/sample")]
 pub async fn load_sample_data() -> Result<(), AppError> {
-    use crate::server::{self as srv, invoices};
+    use crate::{invoices::server as invoices, platform::context as srv};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -169,7 +169,7 @@ pub struct People {
 
 #[server(endpoint = "tenants/list")]
 pub async fn list_people() -> Result<People, AppError> {
-    use crate::server::{self as srv, invoices};
+    use crate::{invoices::server as invoices, platform::context as srv};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -191,7 +191,7 @@ pub async fn save_tenant(
     property_id: String,
     unit_id: String,
 ) -> Result<i64, AppError> {
-    use crate::server::{self as srv, invoices};
+    use crate::{invoices::server as invoices, platform::context as srv};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -229,7 +229,7 @@ pub async fn save_property(
     address: String,
     units: String,
 ) -> Result<i64, AppError> {
-    use crate::server::{self as srv, invoices};
+    use crate::{invoices::server as invoices, platform::context as srv};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -255,7 +255,7 @@ pub async fn save_property(
 
 #[server(endpoint = "profile/get")]
 pub async fn get_business_profile() -> Result<Profile, AppError> {
-    use crate::server::{self as srv, invoices};
+    use crate::{invoices::server as invoices, platform::context as srv};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -274,7 +274,7 @@ pub async fn save_business_profile(
     default_country: String,
     invoice_prefix: String,
 ) -> Result<(), AppError> {
-    use crate::server::{self as srv, invoices};
+    use crate::{invoices::server as invoices, platform::context as srv};
     let p = Profile {
         address,
         tax_id,

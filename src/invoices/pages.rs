@@ -71,7 +71,7 @@ pub fn InvoicesPage() -> impl IntoView {
 
 #[component]
 fn InvoiceTable(list: InvoiceList) -> impl IntoView {
-    use crate::whatsapp::{poll_news, sending::SendBulk, BatchBar, WhatsAppCell};
+    use crate::sending::{poll_news, BatchBar, SendBulk, WhatsAppCell};
     let q = list.query.clone();
     let badges = RwSignal::new(
         list.rows
@@ -287,7 +287,7 @@ pub fn InvoiceDetailPage() -> impl IntoView {
                                     <a href=pdf.clone() target="_blank" rel="noopener">"Open the PDF in a new tab"</a>
                                 </p>
                             </section>
-                            <crate::whatsapp::SendHistory invoice_id=id/>
+                            <crate::sending::SendHistory invoice_id=id/>
                             <iframe class="pdf-frame" src=pdf title=format!("PDF of invoice {}", d.number)></iframe>
                         }
                         .into_any()

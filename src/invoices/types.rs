@@ -144,9 +144,9 @@ pub struct InvoiceRow {
     pub phone: Option<String>,
     pub tenant_id: i64,
     /// The latest WhatsApp send of this invoice.
-    pub whatsapp: Option<crate::whatsapp::sending::SendBadge>,
+    pub whatsapp: Option<crate::sending::SendBadge>,
     /// Why the WhatsApp button is disabled, if it is.
-    pub blocker: Option<crate::whatsapp::sending::Blocker>,
+    pub blocker: Option<crate::sending::Blocker>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,7 +158,7 @@ pub struct InvoiceList {
     /// The user has no invoices at all (not just none matching).
     pub empty_account: bool,
     /// The latest bulk WhatsApp send, while it runs.
-    pub batch: Option<crate::whatsapp::sending::BatchProgress>,
+    pub batch: Option<crate::sending::BatchProgress>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

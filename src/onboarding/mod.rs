@@ -1,12 +1,14 @@
 //! The setup wizard at `/onboarding`: the user's guide as steps, with progress saved per user,
 //! live checks where the app can make them, and the sandbox as a way through without Meta.
 
+#[cfg(feature = "ssr")]
+pub mod server;
 pub mod steps;
 mod wizard;
 
 pub use wizard::{SetupBanner, WizardPage};
 
-use crate::{error::AppError, whatsapp::ConnectionView};
+use crate::{connections::ConnectionView, error::AppError};
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -81,7 +83,7 @@ pub struct SetupReminder {
 /// resume.
 #[server(endpoint = "onboarding/get")]
 pub async fn get_wizard(step: Option<String>) -> Result<Wizard, AppError> {
-    use crate::server::{self as srv, onboarding};
+    use crate::{onboarding::server as onboarding, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -94,7 +96,7 @@ pub async fn get_wizard(step: Option<String>) -> Result<Wizard, AppError> {
 /// `done` is "1" to mark the step done (and go on to the next one), "0" to take the mark away.
 #[server(endpoint = "onboarding/mark")]
 pub async fn mark_step(step: String, done: String) -> Result<(), AppError> {
-    use crate::server::{self as srv, onboarding};
+    use crate::{onboarding::server as onboarding, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -109,7 +111,7 @@ pub async fn mark_step(step: String, done: String) -> Result<(), AppError> {
 /// "Skip the setup guide": it stops opening after log-in; it stays under "Setup guide".
 #[server(endpoint = "onboarding/skip")]
 pub async fn skip_wizard() -> Result<(), AppError> {
-    use crate::server::{self as srv, onboarding};
+    use crate::{onboarding::server as onboarding, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -123,7 +125,7 @@ pub async fn skip_wizard() -> Result<(), AppError> {
 
 #[server(endpoint = "onboarding/finish")]
 pub async fn finish_wizard() -> Result<(), AppError> {
-    use crate::server::{self as srv, onboarding};
+    use crate::{onboarding::server as onboarding, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -138,7 +140,7 @@ pub async fn finish_wizard() -> Result<(), AppError> {
 /// Takes a finished or skipped wizard up again.
 #[server(endpoint = "onboarding/resume")]
 pub async fn resume_wizard() -> Result<(), AppError> {
-    use crate::server::{self as srv, onboarding};
+    use crate::{onboarding::server as onboarding, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -153,7 +155,7 @@ pub async fn resume_wizard() -> Result<(), AppError> {
 /// The webhook step asks this every two seconds while it waits.
 #[server(endpoint = "onboarding/webhook")]
 pub async fn get_webhook_status() -> Result<Option<WebhookStatus>, AppError> {
-    use crate::server::{self as srv, onboarding};
+    use crate::{onboarding::server as onboarding, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -167,7 +169,7 @@ pub async fn get_webhook_status() -> Result<Option<WebhookStatus>, AppError> {
 /// beside the messages field (`action` = "test").
 #[server(endpoint = "onboarding/sandbox_webhook")]
 pub async fn sandbox_webhook(action: String) -> Result<(), AppError> {
-    use crate::server::{self as srv, onboarding};
+    use crate::{onboarding::server as onboarding, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -181,7 +183,7 @@ pub async fn sandbox_webhook(action: String) -> Result<(), AppError> {
 /// accounts from before the wizard existed).
 #[server(endpoint = "onboarding/reminder")]
 pub async fn get_setup_reminder() -> Result<Option<SetupReminder>, AppError> {
-    use crate::server::{self as srv, onboarding};
+    use crate::{onboarding::server as onboarding, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user = srv::require_user_id().await?;

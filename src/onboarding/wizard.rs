@@ -11,12 +11,14 @@ use crate::{
         form::{use_flash, ErrorNotice, FormFlash, FormMessage, FormState},
         links::{ExternalLink, ExternalLinks},
     },
+    connections::{
+        problem_of, ConnectForm, ConnectSandbox, ConnectWhatsapp, CopyField, ProblemBox,
+        SandboxOffer,
+    },
     invoices::api::LoadSampleData,
-    whatsapp::{
-        poll_news, problem_of,
-        sending::{get_send_preview, CreateInvoiceTemplate, SandboxReply, SendBadge, SendInvoice},
-        use_interval, ConnectForm, ConnectSandbox, ConnectWhatsapp, CopyField, ProblemBox,
-        SandboxOffer, SendConfirm, SendTicks,
+    sending::{
+        get_send_preview, poll_news, use_interval, CreateInvoiceTemplate, SandboxReply, SendBadge,
+        SendConfirm, SendInvoice, SendTicks,
     },
 };
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};

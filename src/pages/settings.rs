@@ -1,7 +1,7 @@
 //! Settings: the account's name and business name.
 
 use crate::{
-    auth::{Auth, User},
+    accounts::{Auth, User},
     components::form::{use_flash, FormFlash, FormMessage, FormState, TextArea, TextField},
     error::AppError,
 };
@@ -10,8 +10,8 @@ use leptos::prelude::*;
 #[server(endpoint = "update_profile")]
 pub async fn update_profile(name: String, business_name: String) -> Result<User, AppError> {
     use crate::{
-        auth::validate,
-        server::{self as srv, auth},
+        accounts::{server as auth, validate},
+        platform::context as srv,
     };
     let result = async {
         let state = srv::app_state()?;

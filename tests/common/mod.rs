@@ -8,7 +8,7 @@ pub mod hostile;
 pub mod reads;
 pub mod world;
 
-use axis_crm::server::{self, config::Config, AppState};
+use axis_crm::platform::{self, config::Config, AppState};
 use axum::{
     body::Body,
     extract::connect_info::MockConnectInfo,
@@ -91,10 +91,10 @@ impl TestApp {
         let options = leptos::config::LeptosOptions::builder()
             .output_name("axis-crm")
             .build();
-        let state = server::prepare(config, options)
+        let state = platform::prepare(config, options)
             .await
             .expect("database ready");
-        let router = server::router(state.clone())
+        let router = platform::router(state.clone())
             .layer(MockConnectInfo(SocketAddr::from(([203, 0, 113, 7], 40000))));
         TestApp {
             router,
@@ -109,7 +109,7 @@ impl TestApp {
     pub async fn serve(&self) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let router = server::router(self.state.clone());
+        let router = platform::router(self.state.clone());
         tokio::spawn(async move {
             let _ = axum::serve(
                 listener,
@@ -275,7 +275,7 @@ impl Browser<'_> {
             };
             let id = rest.split(';').next().unwrap_or_default();
             let removed = value.contains("Max-Age=0") || id.is_empty();
-            if name == server::SESSION_COOKIE {
+            if name == platform::SESSION_COOKIE {
                 self.cookie = if removed { None } else { Some(id.to_string()) };
             } else {
                 self.others.retain(|(n, _)| n != name);
@@ -294,7 +294,7 @@ impl Browser<'_> {
         let mut cookies: Vec<String> = self
             .cookie
             .iter()
-            .map(|c| format!("{}={c}", server::SESSION_COOKIE))
+            .map(|c| format!("{}={c}", platform::SESSION_COOKIE))
             .collect();
         cookies.extend(self.others.iter().map(|(n, v)| format!("{n}={v}")));
         if !cookies.is_empty() {

@@ -345,7 +345,7 @@ impl<'a> Reads<'a> {
                 .callback
                 .as_deref()
                 .unwrap_or_else(|| panic!("message {} has no callback tag", s.wamid));
-            let (send, _attempt) = axis_crm::server::outbox::parse_callback(tag)
+            let (send, _attempt) = axis_crm::sending::server::outbox::parse_callback(tag)
                 .unwrap_or_else(|| panic!("unreadable callback tag {tag}"));
             let invoice = *invoice_of
                 .get(&send)
@@ -475,7 +475,7 @@ impl<'a> Stage<'a> {
         .bind(name)
         .bind(language)
         .bind("Hello {{1}}, invoice {{2}} for {{3}} is due on {{4}}.")
-        .bind(axis_crm::server::db::now())
+        .bind(axis_crm::platform::db::now())
         .execute(self.pool)
         .await
         .unwrap();
@@ -511,7 +511,7 @@ impl<'a> Stage<'a> {
         .await
         .unwrap();
         assert!(!invoices.is_empty(), "user {user_id} has no invoices");
-        let now = axis_crm::server::db::now();
+        let now = axis_crm::platform::db::now();
         let mut tx = self.pool.begin().await.unwrap();
         let mut out = Vec::with_capacity(count);
         for i in 0..count {

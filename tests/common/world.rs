@@ -25,7 +25,7 @@ use super::{
     reads::{Reads, Stage},
     Backend, Browser, Client, Resp, TestApp, PATIENCE,
 };
-use axis_crm::server::{self, AppState};
+use axis_crm::platform::{self, AppState};
 use std::{
     future::Future,
     sync::OnceLock,
@@ -430,7 +430,7 @@ impl World {
             .filter(|s| {
                 s.callback
                     .as_deref()
-                    .and_then(server::outbox::parse_callback)
+                    .and_then(axis_crm::sending::server::outbox::parse_callback)
                     .is_some_and(|(send, _)| sends.contains(&send))
             })
             .collect()
@@ -497,7 +497,9 @@ impl World {
     {
         let start = Instant::now();
         loop {
-            server::outbox::run_due(&self.app.state).await.unwrap();
+            axis_crm::sending::server::outbox::run_due(&self.app.state)
+                .await
+                .unwrap();
             if done().await {
                 return;
             }
@@ -592,7 +594,7 @@ impl World {
     /// A second server instance (in this process, not served) on this world's database.
     pub async fn another_instance(&self) -> AppState {
         let env = self.instance_env();
-        let config = server::config::Config::from_lookup(
+        let config = platform::config::Config::from_lookup(
             |k| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()),
             super::HOST.parse().unwrap(),
         )
@@ -600,7 +602,7 @@ impl World {
         let options = leptos::config::LeptosOptions::builder()
             .output_name("axis-crm")
             .build();
-        server::prepare(config, options)
+        platform::prepare(config, options)
             .await
             .expect("database ready")
     }

@@ -8,7 +8,7 @@
 //! Each value is bound to where it lives (the associated data names table, column and row), so a
 //! ciphertext copied into another user's row does not decrypt.
 
-use super::config::MasterKey;
+use crate::platform::config::MasterKey;
 use aes_gcm::{
     aead::{Aead, AeadCore, KeyInit, OsRng, Payload},
     Aes256Gcm, Key,

@@ -5,7 +5,7 @@
 //! trait implementation that bridges the two. Session ids are stored only as SHA-256 hashes, so
 //! a copy of the database does not hand out live sessions.
 
-use super::db::{now, Db};
+use crate::platform::db::{now, Db};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -14,6 +14,9 @@ use tower_sessions::{
     session_store::{self, ExpiredDeletion},
     SessionStore,
 };
+
+/// The session key that holds the signed-in user's id.
+pub const SESSION_USER_KEY: &str = "uid";
 
 #[derive(Debug, Clone)]
 pub struct DbSessionStore {

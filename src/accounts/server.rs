@@ -1,7 +1,7 @@
 //! Accounts on the server: password hashing, sign-up, log-in with throttling, and sessions.
 
-use super::db::{is_unique_violation, now, Db};
-use crate::{auth::validate::NewAccount, auth::User, error::AppError};
+use crate::platform::db::{is_unique_violation, now, Db};
+use crate::{accounts::validate::NewAccount, accounts::User, error::AppError};
 use argon2::{
     password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
     Argon2,
@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use tower_sessions::Session;
 
 /// The session key that holds the signed-in user's id.
-pub const SESSION_USER_KEY: &str = "uid";
+pub use crate::platform::sessions::SESSION_USER_KEY;
 
 /// Failed log-ins allowed per email address within [`THROTTLE_WINDOW_SECS`].
 pub const MAX_FAILURES_PER_EMAIL: i64 = 5;
@@ -136,7 +136,7 @@ pub async fn authenticate(
     password: &str,
     client_ip: &str,
 ) -> Result<i64, AppError> {
-    let key = crate::auth::validate::email_key(email);
+    let key = crate::accounts::validate::email_key(email);
     if key.is_empty() || password.is_empty() {
         return Err(AppError::invalid(
             "form",

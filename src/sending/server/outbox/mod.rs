@@ -24,21 +24,23 @@ mod worker;
 pub use pacer::retry_delay;
 pub use worker::{run_due, spawn_worker, Outbox};
 
-use super::{
-    db::{self, Db},
-    invoices,
-    whatsapp::{self, Mode, WhatsAppService},
-    AppState,
+use crate::{
+    connections::server::{self as whatsapp, Mode, WhatsAppService},
+    invoices::server as invoices,
+    platform::{
+        db::{self, Db},
+        AppState,
+    },
 };
 use crate::{
     error::AppError,
     invoices::{money, types::Status},
-    whatsapp::sending::*,
+    sending::*,
 };
 use sqlx::Row;
 use std::collections::HashMap;
 
-pub use super::config::OutboxSettings;
+pub use crate::platform::config::OutboxSettings;
 
 /// The four body variables of an invoice template: tenant, number, amount, due date.
 pub const TEMPLATE_PARAMS: usize = 4;

@@ -5,9 +5,10 @@
 
 use super::{deliver::Job, retry_delay};
 use crate::{
+    connections::server as whatsapp,
     error::AppError,
-    server::{db, whatsapp, AppState},
-    whatsapp::sending::SendState,
+    platform::{db, AppState},
+    sending::SendState,
 };
 use messaging::{Accepted, Disposition, Pace, ProviderError};
 use rand::Rng;

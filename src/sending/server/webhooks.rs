@@ -10,12 +10,12 @@
 //!   nothing. The provider reads the body into neutral [`DeliveryEvent`]s, and every event of a
 //!   delivery is stored in one transaction, then 200.
 
-use super::{
-    db, outbox,
-    whatsapp::{ctx, Mode},
-    AppState,
+use super::outbox;
+use crate::sending::SendState;
+use crate::{
+    connections::server::{ctx, Mode},
+    platform::{db, AppState},
 };
-use crate::whatsapp::sending::SendState;
 use axum::{
     body::Bytes,
     extract::{Path, Query, State},
@@ -321,7 +321,7 @@ async fn apply_status(
     let window_closed = error.is_some_and(|e| e.disposition == Disposition::WindowClosed);
     if to == SendState::Failed && window_closed {
         // The window was closed after all: send the approved template instead.
-        let p = super::whatsapp::problem(error.expect("checked"), "");
+        let p = crate::connections::server::problem(error.expect("checked"), "");
         let moved = sqlx::query(
             "UPDATE whatsapp_sends SET state = $6, state_rank = $7, force_template = 1, wamid = NULL, in_flight = 0, \
              locked_by = NULL, locked_until = NULL, next_attempt_at = $1, retrying = 1, error_code = $4, \
@@ -357,7 +357,7 @@ async fn apply_status(
     }
     let (code, title, detail, anchor) = match error {
         Some(e) => {
-            let p = super::whatsapp::problem(e, "");
+            let p = crate::connections::server::problem(e, "");
             (e.code, Some(p.title), e.message.clone(), Some(p.anchor))
         }
         None => (None, None, None, None),

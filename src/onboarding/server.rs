@@ -1,10 +1,12 @@
 //! The setup wizard's progress: stored per user (where they are, what they marked done, finished
 //! or skipped), combined with what the app can check for itself.
 
-use super::{
-    db::{self, Db},
-    whatsapp::{self, format_time},
-    AppState,
+use crate::{
+    connections::server::{self as whatsapp, format_time},
+    platform::{
+        db::{self, Db},
+        AppState,
+    },
 };
 use crate::{
     error::AppError,

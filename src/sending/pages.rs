@@ -2,9 +2,9 @@
 //! page, a send's history, the bulk progress bar, the tenant's window and messages, and the
 //! templates, webhooks and usage sections of the settings page.
 
-use super::sending::*;
+use super::*;
 use crate::components::form::{use_flash, ErrorNotice, FormMessage, FormState};
-use crate::whatsapp::ProblemBox;
+use crate::connections::ProblemBox;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::HashMap;

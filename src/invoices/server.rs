@@ -1,7 +1,7 @@
 //! Invoices, tenants, properties and the business profile on the server. Every query is scoped to
 //! the signed-in user: another user's id is "not found".
 
-use super::db::{is_unique_violation, now, Db};
+use crate::platform::db::{is_unique_violation, now, Db};
 use crate::{
     error::{AppError, FieldErrors},
     input::{self, rules},
@@ -854,9 +854,9 @@ pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList
             )
         })
         .collect::<Vec<_>>();
-    let mut blockers = super::outbox::blockers(db, user_id, &facts).await?;
+    let mut blockers = crate::sending::server::outbox::blockers(db, user_id, &facts).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-    let mut badges = super::outbox::latest_badges(db, user_id, &ids).await?;
+    let mut badges = crate::sending::server::outbox::latest_badges(db, user_id, &ids).await?;
     for row in &mut rows {
         row.blocker = blockers.remove(&row.id);
         row.whatsapp = badges.remove(&row.id);
@@ -875,7 +875,7 @@ pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList
         pages: ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1),
         query: q,
         empty_account,
-        batch: super::outbox::batch_progress(db, user_id).await?,
+        batch: crate::sending::server::outbox::batch_progress(db, user_id).await?,
     })
 }
 
@@ -967,7 +967,7 @@ pub async fn detail(db: &Db, user_id: i64, id: i64) -> Result<InvoiceDetail, App
 pub async fn pdf(db: &Db, user_id: i64, id: i64) -> Result<(String, Vec<u8>), AppError> {
     let d = detail(db, user_id, id).await?;
     let p = profile(db, user_id).await?;
-    let user = super::auth::user_by_id(db, user_id)
+    let user = crate::accounts::server::user_by_id(db, user_id)
         .await?
         .ok_or(AppError::NotFound)?;
     let mut business_lines: Vec<String> = p.address.lines().map(str::to_string).collect();

@@ -1,16 +1,13 @@
 //! Settings → WhatsApp Integration: connect your own WhatsApp Cloud API number (or the sandbox),
-//! see its status, test it, replace the token, disconnect.
+//! see its status, test it, replace the token, disconnect. The server half ([`server`]) owns the
+//! `whatsapp_connections` table.
 
 mod components;
-mod send_ui;
-pub mod sending;
+#[cfg(feature = "ssr")]
+pub mod server;
 
 pub use components::{
     problem_of, ConnectForm, CopyField, ProblemBox, SandboxOffer, WhatsAppSettingsPage,
-};
-pub use send_ui::{
-    poll_news, use_interval, BatchBar, SendConfirm, SendHistory, SendInvoicePage, SendTicks,
-    SendingSection, TenantMessagesPage, WhatsAppCell,
 };
 
 use crate::error::AppError;
@@ -98,7 +95,7 @@ pub struct EnvManagedView {
 
 #[server(endpoint = "whatsapp/get")]
 pub async fn get_whatsapp() -> Result<WhatsAppPage, AppError> {
-    use crate::server::{self as srv, whatsapp};
+    use crate::{connections::server as whatsapp, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
@@ -123,7 +120,7 @@ pub async fn connect_whatsapp(
     app_id: String,
     app_secret: String,
 ) -> Result<(), AppError> {
-    use crate::server::{self as srv, whatsapp};
+    use crate::{connections::server as whatsapp, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
@@ -150,7 +147,9 @@ pub async fn connect_whatsapp(
 
 #[server(endpoint = "whatsapp/sandbox")]
 pub async fn connect_sandbox() -> Result<(), AppError> {
-    use crate::server::{self as srv, auth, whatsapp};
+    use crate::{
+        accounts::server as auth, connections::server as whatsapp, platform::context as srv,
+    };
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
@@ -166,7 +165,7 @@ pub async fn connect_sandbox() -> Result<(), AppError> {
 
 #[server(endpoint = "whatsapp/test")]
 pub async fn test_whatsapp() -> Result<(), AppError> {
-    use crate::server::{self as srv, whatsapp};
+    use crate::{connections::server as whatsapp, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
@@ -178,7 +177,7 @@ pub async fn test_whatsapp() -> Result<(), AppError> {
 
 #[server(endpoint = "whatsapp/test_env")]
 pub async fn test_env_whatsapp() -> Result<EnvManagedView, AppError> {
-    use crate::server::{self as srv, whatsapp};
+    use crate::{connections::server as whatsapp, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         srv::require_user_id().await?;
@@ -190,7 +189,7 @@ pub async fn test_env_whatsapp() -> Result<EnvManagedView, AppError> {
 
 #[server(endpoint = "whatsapp/replace_token")]
 pub async fn replace_whatsapp_token(access_token: String) -> Result<(), AppError> {
-    use crate::server::{self as srv, whatsapp};
+    use crate::{connections::server as whatsapp, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
@@ -202,7 +201,7 @@ pub async fn replace_whatsapp_token(access_token: String) -> Result<(), AppError
 
 #[server(endpoint = "whatsapp/disconnect")]
 pub async fn disconnect_whatsapp() -> Result<(), AppError> {
-    use crate::server::{self as srv, whatsapp};
+    use crate::{connections::server as whatsapp, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;

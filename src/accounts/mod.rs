@@ -1,5 +1,7 @@
 //! Accounts: sign up, log in, log out, the current user, and the pages for them.
 
+#[cfg(feature = "ssr")]
+pub mod server;
 pub mod validate;
 
 use crate::{
@@ -25,7 +27,7 @@ pub async fn signup(
     email: String,
     password: String,
 ) -> Result<(), AppError> {
-    use crate::server::{self as srv, auth};
+    use crate::{accounts::server as auth, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let account = validate::check_new_account(&name, &business_name, &email, &password)?;
@@ -33,7 +35,7 @@ pub async fn signup(
         auth::start_session(&srv::session().await?, id).await?;
         // A new account starts in the setup wizard, which opens after each log-in until it is
         // finished or skipped.
-        crate::server::onboarding::start(&state.db, id).await?;
+        crate::onboarding::server::start(&state.db, id).await?;
         leptos_axum::redirect("/onboarding");
         Ok(())
     }
@@ -48,7 +50,7 @@ pub async fn signup(
 
 #[server(endpoint = "login")]
 pub async fn login(email: String, password: String, next: Option<String>) -> Result<(), AppError> {
-    use crate::server::{self as srv, auth};
+    use crate::{accounts::server as auth, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let ip = srv::client_ip(state.config.trust_proxy).await;
@@ -56,7 +58,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
         auth::start_session(&srv::session().await?, id).await?;
         tracing::info!(user_id = id, "logged in");
         let asked = next.as_deref().filter(|n| !n.is_empty());
-        let to = if asked.is_none() && crate::server::onboarding::pending(&state.db, id).await? {
+        let to = if asked.is_none() && crate::onboarding::server::pending(&state.db, id).await? {
             "/onboarding".to_string()
         } else {
             validate::safe_next(asked)
@@ -76,7 +78,7 @@ pub async fn login(email: String, password: String, next: Option<String>) -> Res
 
 #[server(endpoint = "logout")]
 pub async fn logout() -> Result<(), AppError> {
-    use crate::server::{self as srv, auth};
+    use crate::{accounts::server as auth, platform::context as srv};
     let result = async {
         srv::require_user_id().await?;
         auth::end_session(&srv::session().await?).await?;
@@ -89,7 +91,7 @@ pub async fn logout() -> Result<(), AppError> {
 
 #[server(endpoint = "current_user")]
 pub async fn current_user() -> Result<Option<User>, AppError> {
-    use crate::server::{self as srv, auth};
+    use crate::{accounts::server as auth, platform::context as srv};
     let result = async {
         let state = srv::app_state()?;
         let id = srv::require_user_id().await?;
@@ -103,7 +105,7 @@ pub async fn current_user() -> Result<Option<User>, AppError> {
 /// the caller's own one-time form error (the log-in and sign-up pages need it).
 #[server(endpoint = "take_flash")]
 pub async fn take_flash(form: String) -> Result<Option<FormFlash>, AppError> {
-    crate::server::take_flash(&form).await
+    crate::platform::context::take_flash(&form).await
 }
 
 /// The account actions and the signed-in user, shared through context by the whole app.

@@ -1,11 +1,11 @@
 //! Message templates (needed outside the 24-hour window), the invoice template, and this
 //! month's usage for the WhatsApp settings page.
 
-use super::{
-    db::{self, Db},
-    whatsapp::{self, format_time, WhatsAppService},
+use crate::{
+    connections::server::{self as whatsapp, format_time, WhatsAppService},
+    platform::db::{self, Db},
 };
-use crate::{error::AppError, whatsapp::sending::*};
+use crate::{error::AppError, sending::*};
 use sqlx::Row;
 use whatsapp_cloud::types::Template;
 
@@ -43,7 +43,7 @@ pub fn unusable(header_format: Option<&str>, body_params: i64, category: &str) -
     if header_format != Some("DOCUMENT") {
         return Some("It has no document header, so the PDF cannot be attached.".into());
     }
-    if body_params != super::outbox::TEMPLATE_PARAMS as i64 {
+    if body_params != crate::sending::server::outbox::TEMPLATE_PARAMS as i64 {
         return Some(format!(
             "Its body has {body_params} variable(s); invoices fill 4 (tenant, number, amount, due date)."
         ));

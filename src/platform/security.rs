@@ -1,7 +1,7 @@
 //! HTTP hardening: security headers, the cross-origin refusal for state-changing requests, and
 //! the page gate that sends logged-out visitors to /login.
 
-use super::{auth::SESSION_USER_KEY, state::AppState};
+use crate::platform::{sessions::SESSION_USER_KEY, state::AppState};
 use axum::{
     body::Body,
     extract::{Request, State},

@@ -1,4 +1,7 @@
-use super::{config::Config, db::Db, whatsapp::WhatsAppService};
+use crate::{
+    connections::server::WhatsAppService,
+    platform::{config::Config, db::Db},
+};
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 use std::sync::Arc;
@@ -10,7 +13,7 @@ pub struct AppState {
     pub db: Db,
     pub config: Arc<Config>,
     pub whatsapp: Arc<WhatsAppService>,
-    pub outbox: Arc<super::outbox::Outbox>,
+    pub outbox: Arc<crate::sending::server::outbox::Outbox>,
     /// The messaging providers, by stored name and mode.
-    pub providers: Arc<super::providers::Providers>,
+    pub providers: Arc<crate::sending::server::providers::Providers>,
 }

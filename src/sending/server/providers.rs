@@ -2,7 +2,7 @@
 //! connection and by mode: a sandbox connection only ever reaches its provider's simulator, a
 //! live one only the real service (or the simulator an operator pointed it at).
 
-use super::whatsapp::Mode;
+use crate::connections::server::Mode;
 use crate::error::AppError;
 use messaging::Provider;
 use parking_lot::RwLock;

@@ -4,7 +4,7 @@
 use super::{claim::claim, deliver::process, pacer::Pacer, settle::release_for_retry};
 use crate::{
     error::AppError,
-    server::{config::OutboxSettings, db, AppState},
+    platform::{config::OutboxSettings, db, AppState},
 };
 use parking_lot::Mutex;
 use std::{

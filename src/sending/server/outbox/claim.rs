@@ -3,11 +3,11 @@
 
 use crate::{
     error::AppError,
-    server::{
+    platform::{
         db::{self, Backend},
         AppState,
     },
-    whatsapp::sending::SendState,
+    sending::SendState,
 };
 
 /// PostgreSQL: the rows are picked (and locked) once, `MATERIALIZED`. As a plain `IN (…)`

@@ -6,12 +6,14 @@ use super::{
     settle::{accepted, failed, Failure},
 };
 use crate::{
+    connections::server as whatsapp,
     error::AppError,
-    server::{
+    invoices::server as invoices,
+    platform::{
         db::{self, Db},
-        invoices, whatsapp, AppState,
+        AppState,
     },
-    whatsapp::sending::SendState,
+    sending::SendState,
 };
 use messaging::{Media, Message, Recipient};
 use sqlx::Row;

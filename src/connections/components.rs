@@ -301,7 +301,7 @@ pub fn WhatsAppSettingsPage() -> impl IntoView {
                     Ok(WhatsAppPage { connection: Some(c), .. }) => {
                         view! {
                             <ConnectionCard c test replace disconnect flashes=(test_flash, replace_flash)/>
-                            <super::SendingSection/>
+                            <crate::sending::SendingSection/>
                         }.into_any()
                     }
                     Ok(page) => {

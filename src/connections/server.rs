@@ -1,14 +1,14 @@
 //! Each user's WhatsApp Cloud API connection: validation, the live checks against Graph,
 //! encrypted storage, and the built-in sandbox.
 
-use super::{
+use crate::platform::{
     config::{Config, EnvWhatsApp},
     crypto::Keyring,
     db::{now, Db},
 };
 use crate::{
+    connections::{ConnectionView, EnvManagedView, TokenView, WhatsAppPage},
     error::{AppError, FieldErrors, WhatsAppProblem},
-    whatsapp::{ConnectionView, EnvManagedView, TokenView, WhatsAppPage},
 };
 use messaging::{Problem, ProviderError};
 use rand::RngCore;
@@ -138,9 +138,9 @@ impl WhatsAppService {
 
     /// Meta's Cloud API as a provider: live through `WHATSAPP_GRAPH_URL`, sandbox through the
     /// built-in simulator when it runs.
-    pub fn providers(&self) -> super::providers::Providers {
+    pub fn providers(&self) -> crate::sending::server::providers::Providers {
         use whatsapp_cloud::MetaProvider;
-        let providers = super::providers::Providers::default();
+        let providers = crate::sending::server::providers::Providers::default();
         providers.register(Mode::Live, Arc::new(MetaProvider::new(self.live.clone())));
         if let Some(s) = &self.sandbox {
             providers.register(Mode::Sandbox, Arc::new(MetaProvider::new(s.client.clone())));

@@ -1,5 +1,15 @@
 //! Sending invoices over WhatsApp: the wire types the pages show and the server functions behind
-//! the WhatsApp button, the confirmation, bulk sends, templates and usage.
+//! the WhatsApp button, the confirmation, bulk sends, templates and usage; the pages and cells in
+//! [`pages`]; the outbox, the webhooks and the provider registry in [`server`].
+
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod server;
+
+pub use pages::{
+    poll_news, use_interval, BatchBar, SendConfirm, SendHistory, SendInvoicePage, SendTicks,
+    SendingSection, TenantMessagesPage, WhatsAppCell,
+};
 
 use crate::error::{AppError, WhatsAppProblem};
 use leptos::prelude::*;
@@ -266,7 +276,7 @@ pub struct TenantMessages {
 
 #[server(endpoint = "whatsapp/preview")]
 pub async fn get_send_preview(invoice_id: i64) -> Result<SendPreview, AppError> {
-    use crate::server::{self as srv, outbox};
+    use crate::{platform::context as srv, sending::server::outbox};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -282,13 +292,13 @@ pub async fn send_invoice(
     again: Option<String>,
     next: Option<String>,
 ) -> Result<i64, AppError> {
-    use crate::server::{self as srv, outbox};
+    use crate::{platform::context as srv, sending::server::outbox};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
         let id = outbox::queue(&st, user, invoice_id, again.is_some()).await?;
         // Back to the table, where the row now shows "queued" (or to the wizard that sent it).
-        leptos_axum::redirect(&crate::auth::validate::safe_next(next.as_deref()));
+        leptos_axum::redirect(&crate::accounts::validate::safe_next(next.as_deref()));
         Ok(id)
     }
     .await;
@@ -300,7 +310,7 @@ pub async fn send_bulk(
     which: String,
     #[server(default)] ids: Vec<i64>,
 ) -> Result<BulkResult, AppError> {
-    use crate::server::{self as srv, outbox};
+    use crate::{platform::context as srv, sending::server::outbox};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -317,7 +327,7 @@ pub async fn send_bulk(
 
 #[server(endpoint = "whatsapp/news")]
 pub async fn get_send_news(#[server(default)] ids: Vec<i64>) -> Result<SendNews, AppError> {
-    use crate::server::{self as srv, outbox};
+    use crate::{platform::context as srv, sending::server::outbox};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -329,7 +339,7 @@ pub async fn get_send_news(#[server(default)] ids: Vec<i64>) -> Result<SendNews,
 
 #[server(endpoint = "whatsapp/history")]
 pub async fn send_history(invoice_id: i64) -> Result<Vec<SendView>, AppError> {
-    use crate::server::{self as srv, outbox};
+    use crate::{platform::context as srv, sending::server::outbox};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -341,7 +351,7 @@ pub async fn send_history(invoice_id: i64) -> Result<Vec<SendView>, AppError> {
 
 #[server(endpoint = "whatsapp/sending")]
 pub async fn get_sending_settings() -> Result<SendingSettings, AppError> {
-    use crate::server::{self as srv, templates};
+    use crate::{platform::context as srv, templates::server as templates};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -353,7 +363,7 @@ pub async fn get_sending_settings() -> Result<SendingSettings, AppError> {
 
 #[server(endpoint = "whatsapp/templates/refresh")]
 pub async fn refresh_templates() -> Result<(), AppError> {
-    use crate::server::{self as srv, templates};
+    use crate::{platform::context as srv, templates::server as templates};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -365,7 +375,7 @@ pub async fn refresh_templates() -> Result<(), AppError> {
 
 #[server(endpoint = "whatsapp/templates/create")]
 pub async fn create_invoice_template() -> Result<(), AppError> {
-    use crate::server::{self as srv, templates};
+    use crate::{platform::context as srv, templates::server as templates};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -377,7 +387,7 @@ pub async fn create_invoice_template() -> Result<(), AppError> {
 
 #[server(endpoint = "whatsapp/templates/choose")]
 pub async fn choose_template(template: String) -> Result<(), AppError> {
-    use crate::server::{self as srv, templates};
+    use crate::{platform::context as srv, templates::server as templates};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -389,7 +399,7 @@ pub async fn choose_template(template: String) -> Result<(), AppError> {
 
 #[server(endpoint = "tenants/messages")]
 pub async fn get_tenant_messages(tenant_id: i64) -> Result<TenantMessages, AppError> {
-    use crate::server::{self as srv, outbox};
+    use crate::{platform::context as srv, sending::server::outbox};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -402,7 +412,7 @@ pub async fn get_tenant_messages(tenant_id: i64) -> Result<TenantMessages, AppEr
 /// Sandbox only: plays a message from the tenant, which opens the 24-hour window.
 #[server(endpoint = "whatsapp/sandbox_reply")]
 pub async fn sandbox_reply(tenant_id: i64) -> Result<(), AppError> {
-    use crate::server::{self as srv, outbox};
+    use crate::{platform::context as srv, sending::server::outbox};
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
