@@ -1,7 +1,7 @@
 //! Invoices, tenants, properties and the business profile on the server. Every query is scoped to
 //! the signed-in user: another user's id is "not found".
 
-use crate::platform::db::{is_unique_violation, now, Db};
+use crate::platform::db::{is_unique_violation, now, Db, Statement};
 use crate::{
     error::{AppError, FieldErrors},
     input::{self, rules},
@@ -734,75 +734,81 @@ pub async fn set_status(db: &Db, user_id: i64, id: i64, next: Status) -> Result<
     Ok(())
 }
 
-pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList, AppError> {
-    let q = query.normalized();
-    let today = today();
-    // PostgreSQL wants exactly the parameters the text uses, so the two grow together.
-    let mut args: Vec<String> = Vec::new();
-    let mut filter = String::from("i.user_id = $1");
+/// The list's `WHERE` clause for `q` (already normalised): the user's invoices, the search over
+/// numbers and tenant names (both sides folded by `input::fold`, so case-insensitive in every
+/// script), and the status filter.
+fn push_filter(s: &mut Statement, user_id: i64, q: &ListQuery, today: &str) {
+    s.push("i.user_id = ").push_bind(user_id);
     if !q.q.is_empty() {
-        args.push(format!(
+        let pattern = format!(
             "%{}%",
             input::fold(&q.q)
                 .replace('\\', "\\\\")
                 .replace('%', "\\%")
                 .replace('_', "\\_")
-        ));
-        let n = args.len() + 1;
+        );
         // Tenants are few: match their names first, then invoices by tenant id or by number.
-        // Case-insensitive in every script: both sides are folded by `input::fold`.
-        filter.push_str(&format!(
-            " AND (i.number_fold LIKE ${n} ESCAPE '\\' OR i.tenant_id IN \
-             (SELECT id FROM tenants WHERE user_id = $1 AND name_fold LIKE ${n} ESCAPE '\\'))"
-        ));
+        s.push(" AND (i.number_fold LIKE ")
+            .push_bind(pattern.clone())
+            .push(" ESCAPE '\\' OR i.tenant_id IN (SELECT id FROM tenants WHERE user_id = ")
+            .push_bind(user_id)
+            .push(" AND name_fold LIKE ")
+            .push_bind(pattern)
+            .push(" ESCAPE '\\'))");
     }
     match q.status.as_str() {
-        "overdue" | "issued" => {
-            args.push(today.clone());
-            let cmp = if q.status == "overdue" { "<" } else { ">=" };
-            filter.push_str(&format!(
-                " AND i.status = 'issued' AND i.due_date {cmp} ${}",
-                args.len() + 1
-            ));
+        "overdue" => {
+            s.push(" AND i.status = 'issued' AND i.due_date < ")
+                .push_bind(today);
+        }
+        "issued" => {
+            s.push(" AND i.status = 'issued' AND i.due_date >= ")
+                .push_bind(today);
         }
         "" => {}
-        s => filter.push_str(&format!(" AND i.status = '{s}'")), // one of FILTERS, checked by normalized()
+        status => {
+            s.push(" AND i.status = ").push_bind(status);
+        }
     }
-    let dir = if q.dir == "asc" { "ASC" } else { "DESC" };
-    let order = match q.sort.as_str() {
-        "number" => format!("i.number {dir}"),
-        "tenant" => format!("t.name {dir}"),
-        "property" => format!("p.name {dir}"),
-        "amount" => format!("i.total_minor {dir}"),
-        "status" => format!("i.status {dir}"),
-        "phone" => format!("t.phone_e164 {dir}"),
-        _ => format!("i.due_date {dir}"),
-    };
+}
+
+pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList, AppError> {
+    let q = query.normalized();
+    let today = today();
+    // The count needs no join: the search matches tenants in a sub-query.
+    let mut count = Statement::new("SELECT COUNT(*) FROM invoices i WHERE ");
+    push_filter(&mut count, user_id, &q, &today);
+    let total = count.query_scalar::<i64>().fetch_one(&db.pool).await?;
     // LEFT JOIN (tenant_id is NOT NULL, so the result is the same) keeps SQLite driving the query
     // from the invoices' index instead of reordering the join.
-    let from = "FROM invoices i LEFT JOIN tenants t ON t.id = i.tenant_id LEFT JOIN properties p ON p.id = t.property_id LEFT JOIN units u ON u.id = t.unit_id";
-    // The count needs no join: the search matches tenants in a sub-query.
-    let count_sql = format!("SELECT COUNT(*) FROM invoices i WHERE {filter}");
-    let mut count = sqlx::query_scalar::<_, i64>(&count_sql).bind(user_id);
-    for a in &args {
-        count = count.bind(a);
-    }
-    let total = count.fetch_one(&db.pool).await?;
-    let offset_param = args.len() + 2;
-    let rows_sql = format!(
+    let mut select = Statement::new(
         "SELECT i.id, i.number, i.status, i.due_date, i.total_minor, i.currency, t.id AS tenant_id, t.name AS tenant, \
          t.phone_e164, t.phone_is_mobile, \
          CASE WHEN u.name IS NULL THEN p.name ELSE p.name || ', ' || u.name END AS place \
-         {from} WHERE {filter} ORDER BY {order}, i.id {dir} LIMIT {PAGE_SIZE} OFFSET ${offset_param}"
+         FROM invoices i LEFT JOIN tenants t ON t.id = i.tenant_id LEFT JOIN properties p ON p.id = t.property_id \
+         LEFT JOIN units u ON u.id = t.unit_id WHERE ",
     );
-    let mut select = sqlx::query(&rows_sql).bind(user_id);
-    for a in &args {
-        select = select.bind(a);
-    }
-    let rows = select
-        .bind((q.page - 1) * PAGE_SIZE)
-        .fetch_all(&db.pool)
-        .await?;
+    push_filter(&mut select, user_id, &q, &today);
+    let dir = if q.dir == "asc" { " ASC" } else { " DESC" };
+    select
+        .push(" ORDER BY ")
+        .push(match q.sort.as_str() {
+            "number" => "i.number",
+            "tenant" => "t.name",
+            "property" => "p.name",
+            "amount" => "i.total_minor",
+            "status" => "i.status",
+            "phone" => "t.phone_e164",
+            _ => "i.due_date",
+        })
+        .push(dir)
+        .push(", i.id")
+        .push(dir)
+        .push(" LIMIT ")
+        .push_bind(PAGE_SIZE)
+        .push(" OFFSET ")
+        .push_bind((q.page - 1) * PAGE_SIZE);
+    let rows = select.query().fetch_all(&db.pool).await?;
     let mut stored = std::collections::HashMap::new();
     let mut mobile = Vec::with_capacity(rows.len());
     for r in &rows {

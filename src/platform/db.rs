@@ -102,8 +102,141 @@ pub fn is_unique_violation(e: &sqlx::Error) -> bool {
     }
 }
 
+/// A value bound to a [`Statement`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    Text(String),
+    Int(i64),
+}
+
+impl From<String> for Arg {
+    fn from(s: String) -> Self {
+        Arg::Text(s)
+    }
+}
+
+impl From<&str> for Arg {
+    fn from(s: &str) -> Self {
+        Arg::Text(s.to_string())
+    }
+}
+
+impl From<i64> for Arg {
+    fn from(n: i64) -> Self {
+        Arg::Int(n)
+    }
+}
+
+/// A statement assembled from fixed SQL fragments and bound values, for the few queries whose
+/// shape depends on the request (list filters, id lists). Fragments are `&'static str`, so no
+/// value can become SQL; values are bound, each behind a `$n` this builder numbers itself.
+/// (sqlx's `QueryBuilder` writes `?` placeholders under the `Any` driver, which PostgreSQL
+/// refuses: launchbadge/sqlx#3000.)
+#[derive(Debug, Clone, Default)]
+pub struct Statement {
+    sql: String,
+    args: Vec<Arg>,
+}
+
+impl Statement {
+    pub fn new(sql: &'static str) -> Self {
+        Statement {
+            sql: sql.to_string(),
+            args: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, fragment: &'static str) -> &mut Self {
+        self.sql.push_str(fragment);
+        self
+    }
+
+    /// Binds `value` behind the next placeholder.
+    pub fn push_bind(&mut self, value: impl Into<Arg>) -> &mut Self {
+        self.args.push(value.into());
+        self.sql.push('$');
+        self.sql.push_str(&self.args.len().to_string());
+        self
+    }
+
+    /// Binds each of `values`, separated by commas (for `IN (…)`).
+    pub fn push_binds<A: Into<Arg>>(&mut self, values: impl IntoIterator<Item = A>) -> &mut Self {
+        for (i, v) in values.into_iter().enumerate() {
+            if i > 0 {
+                self.sql.push_str(", ");
+            }
+            self.push_bind(v);
+        }
+        self
+    }
+
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// The statement with its values bound.
+    pub fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+        let mut q = sqlx::query(&self.sql);
+        for a in &self.args {
+            q = match a {
+                Arg::Text(t) => q.bind(t.clone()),
+                Arg::Int(n) => q.bind(*n),
+            };
+        }
+        q
+    }
+
+    /// The statement with its values bound, read into `T`'s fields.
+    pub fn query_as<T>(&self) -> sqlx::query::QueryAs<'_, sqlx::Any, T, sqlx::any::AnyArguments<'_>>
+    where
+        T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        let mut q = sqlx::query_as(&self.sql);
+        for a in &self.args {
+            q = match a {
+                Arg::Text(t) => q.bind(t.clone()),
+                Arg::Int(n) => q.bind(*n),
+            };
+        }
+        q
+    }
+
+    /// The statement with its values bound, reading one column.
+    pub fn query_scalar<T>(
+        &self,
+    ) -> sqlx::query::QueryScalar<'_, sqlx::Any, T, sqlx::any::AnyArguments<'_>>
+    where
+        (T,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+    {
+        let mut q = sqlx::query_scalar(&self.sql);
+        for a in &self.args {
+            q = match a {
+                Arg::Text(t) => q.bind(t.clone()),
+                Arg::Int(n) => q.bind(*n),
+            };
+        }
+        q
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_number_their_placeholders() {
+        let mut s = Statement::new("SELECT 1 FROM t WHERE a = ");
+        s.push_bind(7)
+            .push(" AND b IN (")
+            .push_binds(["x", "y"])
+            .push(")");
+        assert_eq!(s.sql(), "SELECT 1 FROM t WHERE a = $1 AND b IN ($2, $3)");
+        assert_eq!(
+            s.args,
+            [Arg::Int(7), Arg::Text("x".into()), Arg::Text("y".into())]
+        );
+    }
+
     #[test]
     fn redacts_passwords() {
         assert_eq!(

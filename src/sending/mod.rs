@@ -172,7 +172,7 @@ pub struct AttemptView {
     pub kind: String,
     pub at_text: String,
     pub outcome: String,
-    pub wamid: Option<String>,
+    pub provider_message_id: Option<String>,
     pub error: Option<String>,
     pub fbtrace_id: Option<String>,
 }
@@ -183,7 +183,7 @@ pub struct SendView {
     pub badge: SendBadge,
     pub recipient: String,
     pub created_text: String,
-    pub wamid: Option<String>,
+    pub provider_message_id: Option<String>,
     pub times: Vec<(String, String)>,
     pub problem: Option<WhatsAppProblem>,
     pub attempts: Vec<AttemptView>,

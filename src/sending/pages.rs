@@ -309,7 +309,7 @@ pub fn SendHistory(invoice_id: i64) -> impl IntoView {
                                         {(!s.times.is_empty()).then(|| view! {
                                             <p class="muted">{s.times.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(" · ")}</p>
                                         })}
-                                        {s.wamid.clone().map(|w| view! { <p class="muted">"Message id " <code>{w}</code></p> })}
+                                        {s.provider_message_id.clone().map(|w| view! { <p class="muted">"Message id " <code>{w}</code></p> })}
                                         {s.problem.clone().map(|p| view! { <ProblemBox problem=p/> })}
                                         {(!s.attempts.is_empty()).then(|| view! {
                                             <details>
@@ -326,7 +326,7 @@ pub fn SendHistory(invoice_id: i64) -> impl IntoView {
                                                                 <td>{a.outcome.clone()}</td>
                                                                 <td>
                                                                     {a.error.clone()}
-                                                                    {a.wamid.clone().map(|w| view! { <code>{w}</code> })}
+                                                                    {a.provider_message_id.clone().map(|w| view! { <code>{w}</code> })}
                                                                     {a.fbtrace_id.clone().map(|t| view! { " · trace id " <code>{t}</code> })}
                                                                 </td>
                                                             </tr>

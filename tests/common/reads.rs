@@ -6,7 +6,7 @@
 //! retries?") and get Rust values back, so a change to how sends are stored (a renamed column,
 //! a `provider` column, a table split) is made here, once. Rows come back as structs whose field
 //! names say what a value is, not what its column is called today: [`Send::message_id`] is the
-//! provider's id for the message (`wamid` today).
+//! provider's id for the message (`provider_message_id`).
 //!
 //! Everything goes through sqlx's `Any` driver with `$n` placeholders, so it reads both SQLite
 //! and PostgreSQL.
@@ -68,7 +68,7 @@ pub struct TextCells {
     pub cells: Vec<(String, String)>,
 }
 
-const SEND_COLUMNS: &str = "id, invoice_id, state, state_rank, attempts, in_flight, wamid, \
+const SEND_COLUMNS: &str = "id, invoice_id, state, state_rank, attempts, in_flight, provider_message_id, \
      error_code, error_title, error_anchor, next_attempt_at, updated_at, sent_at, delivered_at, read_at";
 
 fn send_of_row(r: &sqlx::any::AnyRow) -> Send {
@@ -79,7 +79,7 @@ fn send_of_row(r: &sqlx::any::AnyRow) -> Send {
         state_rank: r.get("state_rank"),
         attempts: r.get("attempts"),
         in_flight: r.get::<i64, _>("in_flight") != 0,
-        message_id: r.get("wamid"),
+        message_id: r.get("provider_message_id"),
         error_code: r.get("error_code"),
         error_title: r.get("error_title"),
         error_anchor: r.get("error_anchor"),
@@ -360,7 +360,7 @@ impl<'a> Reads<'a> {
     /// Every recorded call to the provider's messages endpoint, oldest first.
     pub async fn attempts(&self) -> Vec<Attempt> {
         sqlx::query(
-            "SELECT send_id, number, kind, outcome, wamid, error_code FROM whatsapp_attempts ORDER BY id",
+            "SELECT send_id, number, kind, outcome, provider_message_id, error_code FROM whatsapp_attempts ORDER BY id",
         )
         .fetch_all(self.pool)
         .await
@@ -371,7 +371,7 @@ impl<'a> Reads<'a> {
             number: r.get("number"),
             kind: r.get("kind"),
             outcome: r.get("outcome"),
-            message_id: r.get("wamid"),
+            message_id: r.get("provider_message_id"),
             error_code: r.get("error_code"),
         })
         .collect()
@@ -519,7 +519,7 @@ impl<'a> Stage<'a> {
             let message_id = format!("{id_prefix}{i:06}");
             sqlx::query(
                 "INSERT INTO whatsapp_sends (user_id, invoice_id, tenant_id, recipient, state, state_rank, kind, \
-                 attempts, next_attempt_at, wamid, phone_number_id, created_at, updated_at, accepted_at) \
+                 attempts, next_attempt_at, provider_message_id, sender_id, created_at, updated_at, accepted_at) \
                  VALUES ($1, $2, $3, $4, 'accepted', 2, 'template', 1, $5, $6, $7, $5, $5, $5)",
             )
             .bind(user_id)

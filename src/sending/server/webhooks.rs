@@ -282,7 +282,7 @@ macro_rules! status_update {
                pricing_category = COALESCE(pricing_category, $8), \
                pricing_type = COALESCE(pricing_type, $9), \
                in_flight = 0, locked_by = NULL, locked_until = NULL, updated_at = $10 \
-             WHERE wamid = $11 AND user_id = $12"
+             WHERE provider_message_id = $11 AND user_id = $12"
         )
     };
 }
@@ -303,9 +303,9 @@ async fn apply_status(
     // A send whose message call timed out learns its message id from the tag.
     if let Some((send_id, attempt)) = s.tag.as_deref().and_then(outbox::parse_callback) {
         sqlx::query(
-            "UPDATE whatsapp_sends SET wamid = $1, accepted_at = COALESCE(accepted_at, $2) WHERE id = $3 AND user_id = $4 \
-             AND attempts = $5 AND wamid IS NULL AND state IN ($6, $7) \
-             AND NOT EXISTS (SELECT 1 FROM whatsapp_sends o WHERE o.wamid = $1)",
+            "UPDATE whatsapp_sends SET provider_message_id = $1, accepted_at = COALESCE(accepted_at, $2) WHERE id = $3 AND user_id = $4 \
+             AND attempts = $5 AND provider_message_id IS NULL AND state IN ($6, $7) \
+             AND NOT EXISTS (SELECT 1 FROM whatsapp_sends o WHERE o.provider_message_id = $1)",
         )
         .bind(&s.message_id)
         .bind(at)
@@ -323,10 +323,10 @@ async fn apply_status(
         // The window was closed after all: send the approved template instead.
         let p = crate::connections::server::problem(error.expect("checked"), "");
         let moved = sqlx::query(
-            "UPDATE whatsapp_sends SET state = $6, state_rank = $7, force_template = 1, wamid = NULL, in_flight = 0, \
+            "UPDATE whatsapp_sends SET state = $6, state_rank = $7, force_template = 1, provider_message_id = NULL, in_flight = 0, \
              locked_by = NULL, locked_until = NULL, next_attempt_at = $1, retrying = 1, error_code = $4, \
              error_title = $5, error_anchor = $9, updated_at = $1 \
-             WHERE wamid = $2 AND user_id = $3 AND kind = 'document' AND state_rank < $8",
+             WHERE provider_message_id = $2 AND user_id = $3 AND kind = 'document' AND state_rank < $8",
         )
         .bind(now)
         .bind(&s.message_id)
@@ -342,9 +342,9 @@ async fn apply_status(
         .rows_affected();
         if moved > 0 {
             sqlx::query(
-                "INSERT INTO whatsapp_attempts (send_id, number, kind, at, outcome, wamid, error_code, error_text) \
+                "INSERT INTO whatsapp_attempts (send_id, number, kind, at, outcome, provider_message_id, error_code, error_text) \
                  SELECT id, attempts, 'document', $1, 'fallback', $2, $3, $4 \
-                 FROM whatsapp_sends WHERE id = (SELECT send_id FROM whatsapp_attempts WHERE wamid = $2 LIMIT 1)",
+                 FROM whatsapp_sends WHERE id = (SELECT send_id FROM whatsapp_attempts WHERE provider_message_id = $2 LIMIT 1)",
             )
             .bind(now)
             .bind(&s.message_id)
@@ -408,8 +408,8 @@ async fn record_inbound(
         None => None,
     };
     let inserted = sqlx::query(
-        "INSERT INTO whatsapp_inbound (user_id, tenant_id, wamid, wa_id, kind, body, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, wamid) DO NOTHING",
+        "INSERT INTO whatsapp_inbound (user_id, tenant_id, provider_message_id, wa_id, kind, body, received_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, provider_message_id) DO NOTHING",
     )
     .bind(user_id)
     .bind(tenant_id)

@@ -58,7 +58,7 @@ pub(super) async fn claim(state: &AppState, limit: usize) -> Result<Vec<i64>, Ap
     sqlx::query(
         "UPDATE whatsapp_sends SET state = $2, state_rank = $3, in_flight = 0, next_attempt_at = $1, \
            retrying = 1, error_title = 'No answer from WhatsApp', error_anchor = 'could-not-reach-whatsapp', updated_at = $1 \
-         WHERE state = $4 AND next_attempt_at <= $1 AND wamid IS NULL AND user_id IN \
+         WHERE state = $4 AND next_attempt_at <= $1 AND provider_message_id IS NULL AND user_id IN \
            (SELECT user_id FROM whatsapp_connections WHERE webhook_last_event_at IS NOT NULL)",
     )
     .bind(now)
@@ -72,7 +72,7 @@ pub(super) async fn claim(state: &AppState, limit: usize) -> Result<Vec<i64>, Ap
            error_title = 'Outcome unknown', error_anchor = 'outcome-unknown', \
            error_detail = 'WhatsApp did not answer in time, and no webhook has reached this connection, so Axis CRM cannot tell whether the message arrived. Check with the tenant or in WhatsApp Manager, then use Send again if it did not.', \
            updated_at = $1 \
-         WHERE state = $4 AND next_attempt_at <= $1 AND wamid IS NULL",
+         WHERE state = $4 AND next_attempt_at <= $1 AND provider_message_id IS NULL",
     )
     .bind(now)
     .bind(Failed.as_str())

@@ -16,7 +16,6 @@ use crate::{
     sending::SendState,
 };
 use messaging::{Media, Message, Recipient};
-use sqlx::Row;
 use std::time::Instant;
 
 /// A claimed send, as the worker needs it.
@@ -33,30 +32,47 @@ pub(super) struct Job {
     pub media_sender: Option<String>,
 }
 
+/// A claimed send's row, as stored.
+#[derive(sqlx::FromRow)]
+struct JobRow {
+    id: i64,
+    user_id: i64,
+    invoice_id: i64,
+    recipient: String,
+    force_template: i64,
+    attempts: i64,
+    media_ref: Option<String>,
+    media_prepared_at: Option<i64>,
+    sender_id: Option<String>,
+}
+
+impl From<JobRow> for Job {
+    fn from(r: JobRow) -> Self {
+        Job {
+            id: r.id,
+            user_id: r.user_id,
+            invoice_id: r.invoice_id,
+            recipient: Recipient::from_stored(&r.recipient),
+            force_template: r.force_template == 1,
+            attempts: r.attempts,
+            media: r.media_ref,
+            media_prepared_at: r.media_prepared_at,
+            media_sender: r.sender_id,
+        }
+    }
+}
+
 async fn load_job(db: &Db, id: i64, instance: &str) -> Result<Option<Job>, AppError> {
-    let Some(r) = sqlx::query(
-        "SELECT id, user_id, invoice_id, recipient, force_template, attempts, media_id, media_uploaded_at, \
-         phone_number_id FROM whatsapp_sends WHERE id = $1 AND state = $3 AND locked_by = $2",
+    let row = sqlx::query_as::<_, JobRow>(
+        "SELECT id, user_id, invoice_id, recipient, force_template, attempts, media_ref, media_prepared_at, \
+         sender_id FROM whatsapp_sends WHERE id = $1 AND state = $3 AND locked_by = $2",
     )
     .bind(id)
     .bind(instance)
     .bind(SendState::Sending.as_str())
     .fetch_optional(&db.pool)
-    .await?
-    else {
-        return Ok(None);
-    };
-    Ok(Some(Job {
-        id: r.try_get("id")?,
-        user_id: r.try_get("user_id")?,
-        invoice_id: r.try_get("invoice_id")?,
-        recipient: Recipient::from_stored(&r.try_get::<String, _>("recipient")?),
-        force_template: r.try_get::<i64, _>("force_template")? == 1,
-        attempts: r.try_get("attempts")?,
-        media: r.try_get("media_id")?,
-        media_prepared_at: r.try_get("media_uploaded_at")?,
-        media_sender: r.try_get("phone_number_id")?,
-    }))
+    .await?;
+    Ok(row.map(Job::from))
 }
 
 /// Carries out one attempt of the claimed send `id`.
@@ -129,7 +145,7 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
             match provider.prepare_document(&account, &filename, pdf).await {
                 Ok(m) => {
                     sqlx::query(
-                        "UPDATE whatsapp_sends SET media_id = $1, media_uploaded_at = $2, phone_number_id = $3 WHERE id = $4",
+                        "UPDATE whatsapp_sends SET media_ref = $1, media_prepared_at = $2, sender_id = $3 WHERE id = $4",
                     )
                     .bind(&m.reference)
                     .bind(now)
@@ -187,7 +203,7 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
 
     // From here on the provider may take the message even if we never hear back.
     let marked = sqlx::query(
-        "UPDATE whatsapp_sends SET in_flight = 1, kind = $1, phone_number_id = $2, updated_at = $3, locked_until = $6 \
+        "UPDATE whatsapp_sends SET in_flight = 1, kind = $1, sender_id = $2, updated_at = $3, locked_until = $6 \
          WHERE id = $4 AND state = $8 AND locked_by = $5 AND attempts = $7",
     )
     .bind(kind)

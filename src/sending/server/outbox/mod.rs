@@ -28,7 +28,7 @@ use crate::{
     connections::server::{self as whatsapp, Mode, WhatsAppService},
     invoices::server as invoices,
     platform::{
-        db::{self, Db},
+        db::{self, Db, Statement},
         AppState,
     },
 };
@@ -61,27 +61,41 @@ pub fn parse_callback(tag: &str) -> Option<(i64, i64)> {
 
 // ---- what the pages ask -------------------------------------------------------------------------
 
-/// A row's `state`, which only this module's transitions write.
-fn stored_state(r: &sqlx::any::AnyRow) -> Result<SendState, sqlx::Error> {
-    let s: String = r.try_get("state")?;
-    SendState::parse(&s)
-        .ok_or_else(|| sqlx::Error::Decode(format!("unknown send state {s:?}").into()))
+/// A send's row as the ticks need it.
+#[derive(sqlx::FromRow)]
+struct BadgeRow {
+    id: i64,
+    invoice_id: i64,
+    state: String,
+    kind: Option<String>,
+    error_title: Option<String>,
+    error_anchor: Option<String>,
+    retrying: i64,
+    updated_at: i64,
+}
+
+impl BadgeRow {
+    /// `state` is written only by this module's transitions, so an unknown one is corruption.
+    fn badge(self) -> Result<SendBadge, sqlx::Error> {
+        let state = SendState::parse(&self.state).ok_or_else(|| {
+            sqlx::Error::Decode(format!("unknown send state {:?}", self.state).into())
+        })?;
+        Ok(SendBadge {
+            send_id: self.id,
+            state,
+            kind: self.kind,
+            reason: self.error_title,
+            anchor: self.error_anchor,
+            retrying: self.retrying == 1,
+            updated_at: self.updated_at,
+        })
+    }
 }
 
 fn badge_of(r: &sqlx::any::AnyRow) -> Result<SendBadge, sqlx::Error> {
-    Ok(SendBadge {
-        send_id: r.try_get("id")?,
-        state: stored_state(r)?,
-        kind: r.try_get("kind")?,
-        reason: r.try_get("error_title")?,
-        anchor: r.try_get("error_anchor")?,
-        retrying: r.try_get::<i64, _>("retrying")? == 1,
-        updated_at: r.try_get("updated_at")?,
-    })
+    use sqlx::FromRow;
+    BadgeRow::from_row(r)?.badge()
 }
-
-const BADGE_COLUMNS: &str =
-    "s.id, s.invoice_id, s.state, s.kind, s.error_title, s.error_anchor, s.retrying, s.updated_at";
 
 /// The latest send of each of `invoice_ids` (the user's own only).
 pub async fn latest_badges(
@@ -93,19 +107,17 @@ pub async fn latest_badges(
     if invoice_ids.is_empty() {
         return Ok(out);
     }
-    let ids: Vec<String> = invoice_ids
-        .iter()
-        .take(200)
-        .map(|i| i.to_string())
-        .collect();
-    // The ids are integers the server parsed: safe to inline, and one statement serves any count.
-    let sql = format!(
-        "SELECT {BADGE_COLUMNS} FROM whatsapp_sends s WHERE s.id IN \
-         (SELECT MAX(id) FROM whatsapp_sends WHERE user_id = $1 AND invoice_id IN ({}) GROUP BY invoice_id)",
-        ids.join(",")
+    let mut sql = Statement::new(
+        "SELECT s.id, s.invoice_id, s.state, s.kind, s.error_title, s.error_anchor, s.retrying, s.updated_at \
+         FROM whatsapp_sends s WHERE s.id IN (SELECT MAX(id) FROM whatsapp_sends WHERE user_id = ",
     );
-    for r in sqlx::query(&sql).bind(user_id).fetch_all(&db.pool).await? {
-        out.insert(r.try_get::<i64, _>("invoice_id")?, badge_of(&r)?);
+    sql.push_bind(user_id)
+        .push(" AND invoice_id IN (")
+        .push_binds(invoice_ids.iter().take(200).copied())
+        .push(") GROUP BY invoice_id)");
+    let rows: Vec<BadgeRow> = sql.query_as().fetch_all(&db.pool).await?;
+    for r in rows {
+        out.insert(r.invoice_id, r.badge()?);
     }
     Ok(out)
 }
@@ -693,7 +705,7 @@ pub async fn history(db: &Db, user_id: i64, invoice_id: i64) -> Result<Vec<SendV
     }
     let rows = sqlx::query(
         "SELECT s.id, s.invoice_id, s.state, s.kind, s.error_title, s.error_anchor, s.retrying, s.updated_at, \
-         s.recipient, s.created_at, s.wamid, s.error_code, s.error_detail, s.accepted_at, s.sent_at, s.delivered_at, \
+         s.recipient, s.created_at, s.provider_message_id, s.error_code, s.error_detail, s.accepted_at, s.sent_at, s.delivered_at, \
          s.read_at, s.failed_at FROM whatsapp_sends s WHERE s.user_id = $1 AND s.invoice_id = $2 ORDER BY s.id DESC LIMIT 20",
     )
     .bind(user_id)
@@ -725,7 +737,7 @@ pub async fn history(db: &Db, user_id: i64, invoice_id: i64) -> Result<Vec<SendV
             _ => None,
         };
         let attempts = sqlx::query(
-            "SELECT number, kind, at, outcome, wamid, error_code, error_text, fbtrace_id FROM whatsapp_attempts \
+            "SELECT number, kind, at, outcome, provider_message_id, error_code, error_text, trace_id FROM whatsapp_attempts \
              WHERE send_id = $1 ORDER BY id",
         )
         .bind(badge.send_id)
@@ -740,21 +752,21 @@ pub async fn history(db: &Db, user_id: i64, invoice_id: i64) -> Result<Vec<SendV
                 kind: a.try_get("kind")?,
                 at_text: whatsapp::format_time(a.try_get("at")?),
                 outcome: a.try_get("outcome")?,
-                wamid: a.try_get("wamid")?,
+                provider_message_id: a.try_get("provider_message_id")?,
                 error: match (code, text) {
                     (Some(c), Some(t)) => Some(format!("{t} (error {c})")),
                     (None, Some(t)) => Some(t),
                     (Some(c), None) => Some(format!("error {c}")),
                     _ => None,
                 },
-                fbtrace_id: a.try_get("fbtrace_id")?,
+                fbtrace_id: a.try_get("trace_id")?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
         out.push(SendView {
             recipient: international(&r.try_get::<String, _>("recipient")?),
             created_text: whatsapp::format_time(r.try_get("created_at")?),
-            wamid: r.try_get("wamid")?,
+            provider_message_id: r.try_get("provider_message_id")?,
             times,
             problem,
             attempts,

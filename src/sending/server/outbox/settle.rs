@@ -244,7 +244,7 @@ pub(super) async fn accepted(
         "UPDATE whatsapp_sends SET \
            state = CASE WHEN state_rank < $7 THEN $6 ELSE state END, \
            state_rank = CASE WHEN state_rank < $7 THEN $7 ELSE state_rank END, \
-           wamid = COALESCE(wamid, $1), wa_id = $2, accepted_at = COALESCE(accepted_at, $3), in_flight = 0, \
+           provider_message_id = COALESCE(provider_message_id, $1), wa_id = $2, accepted_at = COALESCE(accepted_at, $3), in_flight = 0, \
            locked_by = NULL, locked_until = NULL, retrying = 0, error_code = NULL, error_title = NULL, \
            error_detail = NULL, error_anchor = NULL, updated_at = $3 \
          WHERE id = $4 AND attempts = $5",
@@ -293,7 +293,7 @@ async fn record_attempt(
     failure: Option<&Failure>,
 ) -> Result<(), AppError> {
     sqlx::query(
-        "INSERT INTO whatsapp_attempts (send_id, number, kind, at, outcome, wamid, error_code, error_text, fbtrace_id) \
+        "INSERT INTO whatsapp_attempts (send_id, number, kind, at, outcome, provider_message_id, error_code, error_text, trace_id) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
     .bind(job.id)
