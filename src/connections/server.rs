@@ -1079,8 +1079,25 @@ pub async fn rotate_secrets(db: &Db, keyring: &Keyring) -> Result<usize, AppErro
     let mut rotated = 0;
     for r in rows {
         let user_id: i64 = r.try_get("user_id")?;
-        for column in ["access_token", "app_secret", "verify_token"] {
-            let stored: Option<String> = r.try_get(format!("{column}_enc").as_str())?;
+        // Each sealed column with the statement that reseals it, written out in full.
+        for (column, sealed, update) in [
+            (
+                "access_token",
+                "access_token_enc",
+                "UPDATE whatsapp_connections SET access_token_enc = $1 WHERE user_id = $2 AND access_token_enc = $3",
+            ),
+            (
+                "app_secret",
+                "app_secret_enc",
+                "UPDATE whatsapp_connections SET app_secret_enc = $1 WHERE user_id = $2 AND app_secret_enc = $3",
+            ),
+            (
+                "verify_token",
+                "verify_token_enc",
+                "UPDATE whatsapp_connections SET verify_token_enc = $1 WHERE user_id = $2 AND verify_token_enc = $3",
+            ),
+        ] {
+            let stored: Option<String> = r.try_get(sealed)?;
             let Some(stored) = stored.filter(|s| keyring.needs_rotation(s)) else {
                 continue;
             };
@@ -1088,7 +1105,7 @@ pub async fn rotate_secrets(db: &Db, keyring: &Keyring) -> Result<usize, AppErro
                 .decrypt(&stored, &ctx(column, user_id))
                 .map_err(AppError::internal)?;
             let resealed = keyring.encrypt(plain.expose_secret(), &ctx(column, user_id));
-            sqlx::query(&format!("UPDATE whatsapp_connections SET {column}_enc = $1 WHERE user_id = $2 AND {column}_enc = $3"))
+            sqlx::query(update)
                 .bind(resealed)
                 .bind(user_id)
                 .bind(&stored)

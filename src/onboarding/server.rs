@@ -288,12 +288,20 @@ pub async fn mark(db: &Db, user_id: i64, step: &str, done: bool) -> Result<&'sta
     Ok(to)
 }
 
-async fn set_end(db: &Db, user_id: i64, column: &str) -> Result<(), AppError> {
+/// How the wizard ended: skipped or finished.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    Skipped,
+    Finished,
+}
+
+async fn set_end(db: &Db, user_id: i64, end: End) -> Result<(), AppError> {
     start(db, user_id).await?;
     let now = db::now();
-    sqlx::query(&format!(
-        "UPDATE onboarding SET {column} = $1, updated_at = $1 WHERE user_id = $2"
-    ))
+    sqlx::query(match end {
+        End::Skipped => "UPDATE onboarding SET skipped_at = $1, updated_at = $1 WHERE user_id = $2",
+        End::Finished => "UPDATE onboarding SET finished_at = $1, updated_at = $1 WHERE user_id = $2",
+    })
     .bind(now)
     .bind(user_id)
     .execute(&db.pool)
@@ -302,11 +310,11 @@ async fn set_end(db: &Db, user_id: i64, column: &str) -> Result<(), AppError> {
 }
 
 pub async fn skip(db: &Db, user_id: i64) -> Result<(), AppError> {
-    set_end(db, user_id, "skipped_at").await
+    set_end(db, user_id, End::Skipped).await
 }
 
 pub async fn finish(db: &Db, user_id: i64) -> Result<(), AppError> {
-    set_end(db, user_id, "finished_at").await
+    set_end(db, user_id, End::Finished).await
 }
 
 /// Opens a finished or skipped wizard again, at the step where the user was.
