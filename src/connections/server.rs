@@ -10,7 +10,7 @@ use crate::{
     connections::{ConnectionView, EnvManagedView, TokenView, WhatsAppPage},
     error::{AppError, FieldErrors, WhatsAppProblem},
 };
-use messaging::{Problem, ProviderError};
+use messaging::ProviderError;
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
 use sqlx::Row;
@@ -306,156 +306,20 @@ pub fn validate(
 
 // ---- Meta's errors, explained -------------------------------------------------------------------
 
-/// Turns a provider failure into the matching troubleshooting entry.
+/// Turns a provider failure into its troubleshooting entry: the entry's title, anchor and steps,
+/// worded once in `help::troubleshooting::ENTRIES`, with the entry's sentence for this particular
+/// problem as the explanation, and the provider's code, words and trace id.
 pub fn problem(e: &ProviderError, phone_number_id: &str) -> WhatsAppProblem {
-    let (title, anchor, explanation, steps): (&str, &str, String, Vec<&str>) = match e.problem {
-        Problem::InvalidCredentials { expired } => (
-            "Invalid Access Token",
-            "invalid-access-token",
-            if expired {
-                "Meta says this access token has expired. Temporary tokens from the API Setup page last only 24 hours.".into()
-            } else {
-                "Meta did not accept this access token: it has expired, was revoked, or was not copied completely.".into()
-            },
-            vec![
-                "Check whether your token has expired (temporary tokens last 24 hours).",
-                "Generate a permanent token: Business Settings → Users → System users → Generate token, with whatsapp_business_messaging and whatsapp_business_management, expiry Never.",
-                "Make sure you are using the Phone Number ID of the same WhatsApp account.",
-            ],
-        ),
-        Problem::UnknownSender => (
-            "Phone number not registered",
-            "phone-number-not-registered",
-            format!("Meta has no phone number with ID {phone_number_id} that this token may use: the ID is wrong, or the number is not shared with the token."),
-            vec![
-                "Copy the Phone Number ID again from WhatsApp → API Setup (it is an ID, not the phone number itself).",
-                "In Business Settings → System users, assign your WhatsApp account to the token's system user.",
-                "Verify your phone number in Meta Business Suite and check that WhatsApp Business is set up.",
-            ],
-        ),
-        Problem::SenderNotRegistered => (
-            "Phone number not registered",
-            "phone-number-not-registered",
-            "This number is not registered with the WhatsApp Cloud API yet.".into(),
-            vec![
-                "Verify your phone number in Meta Business Suite.",
-                "Make sure WhatsApp Business is properly set up for this number.",
-                "Check that the phone number shows as verified under WhatsApp → API Setup.",
-            ],
-        ),
-        Problem::RateLimited => (
-            "Rate limit exceeded",
-            "rate-limit-exceeded",
-            "Meta is limiting requests or messages for this account right now.".into(),
-            vec![
-                "Wait a few minutes, then try again.",
-                "Check your messaging limits and usage in WhatsApp Manager (Meta Business Suite).",
-                "Meta raises limits for businesses that are verified and keep a good quality rating.",
-            ],
-        ),
-        Problem::MissingPermission => (
-            "Missing permissions",
-            "missing-permissions",
-            "This token may not use this WhatsApp account.".into(),
-            vec![
-                "Generate the token with the permissions whatsapp_business_messaging and whatsapp_business_management.",
-                "Assign the WhatsApp account to the token's system user with full control.",
-            ],
-        ),
-        Problem::AccountRestricted => (
-            "Account restricted by Meta",
-            "account-restricted",
-            "Meta has restricted or locked this WhatsApp account.".into(),
-            vec!["Open WhatsApp Manager in Meta Business Suite to see why, and request a review there."],
-        ),
-        Problem::Timeout | Problem::Network | Problem::Temporary => (
-            "Could not reach WhatsApp",
-            "could-not-reach-whatsapp",
-            match e.problem {
-                Problem::Timeout => "Meta's servers did not answer in time.".into(),
-                Problem::Network => "Axis CRM could not connect to Meta's servers.".into(),
-                _ => "Meta answered with a temporary error.".into(),
-            },
-            vec!["Nothing was saved. Try again in a minute.", "If it keeps happening, check Meta's status page (metastatus.com)."],
-        ),
-        Problem::Undeliverable => (
-            "Failed to send message",
-            "failed-to-send-message",
-            "WhatsApp could not deliver the message to this number (error 131026).".into(),
-            vec![
-                "Verify the recipient's phone number is in E.164 format, with the country code (for example +447911123456).",
-                "Ensure the recipient has WhatsApp installed on that number and has accepted WhatsApp's current terms.",
-                "Check that your WhatsApp Business account is active in WhatsApp Manager.",
-                "Ask the tenant whether they have blocked your business number.",
-            ],
-        ),
-        Problem::WindowClosed => (
-            "Outside the 24-hour window",
-            "outside-24-hour-window",
-            "More than 24 hours have passed since the tenant last wrote, so only an approved template may be sent (error 131047).".into(),
-            vec![
-                "Axis CRM sends the invoice template automatically when this happens; choose one under Settings → WhatsApp Integration → Message templates.",
-                "Or ask the tenant to send you a message first: that opens a new 24-hour window.",
-            ],
-        ),
-        Problem::RecipientNotAllowed => (
-            "Recipient not in the test number's list",
-            "test-number-recipients",
-            "Meta's test number only sends to up to 5 phone numbers you have verified (error 131030).".into(),
-            vec![
-                "In Meta for Developers → WhatsApp → API Setup, add the tenant's number under \"To\" and confirm the code sent to it.",
-                "Or connect a real business phone number, which can message anyone.",
-            ],
-        ),
-        Problem::PaymentNeeded => (
-            "Payment method needed",
-            "payment-method",
-            "Meta needs a valid payment method on the WhatsApp Business Account to send templates (error 131042).".into(),
-            vec![
-                "In WhatsApp Manager → Account tools → Payment methods, add or fix a payment method.",
-                "Templates outside the 24-hour window are billed per delivered message; see Help → Important notes for what is free.",
-            ],
-        ),
-        Problem::TemplateMismatch | Problem::TemplateNotFound | Problem::TemplatePaused => (
-            "Template problem",
-            "template-problems",
-            match e.problem {
-                Problem::TemplateNotFound => "Meta has no approved template with this name in this language (error 132001).".into(),
-                Problem::TemplatePaused => "Meta paused or disabled this template, usually because of low quality (error 132015/132016).".into(),
-                _ => "The template's parameters no longer match the approved template (error 132000/132012).".into(),
-            },
-            vec![
-                "Open Settings → WhatsApp Integration → Message templates and press Refresh templates.",
-                "Choose an approved template with a document header and four body variables, or create the invoice template there.",
-            ],
-        ),
-        Problem::MediaFailed => (
-            "The PDF could not be sent",
-            "media-failed",
-            "Meta could not process the invoice PDF (error 131053).".into(),
-            vec!["Try again; if it fails again, download the PDF and check that it opens."],
-        ),
-        Problem::SelfMessage => (
-            "Cannot message your own number",
-            "other-errors",
-            "The tenant's phone number is your WhatsApp business number itself (error 131021).".into(),
-            vec!["Correct the tenant's phone number."],
-        ),
-        _ => (
-            "WhatsApp refused the request",
-            "other-errors",
-            "Meta did not accept the request.".into(),
-            vec!["Check the details below and the values you entered, then try again."],
-        ),
-    };
+    use crate::help::troubleshooting;
+    let (entry, sentence) = troubleshooting::for_problem(e.problem);
     WhatsAppProblem {
-        title: title.into(),
-        explanation,
-        steps: steps.into_iter().map(str::to_string).collect(),
+        title: entry.title.into(),
+        explanation: troubleshooting::explanation(sentence, phone_number_id),
+        steps: entry.steps.iter().map(|s| s.to_string()).collect(),
         code: e.code,
         meta_message: e.message.clone(),
         fbtrace_id: e.trace_id.clone(),
-        anchor: anchor.into(),
+        anchor: entry.anchor.into(),
     }
 }
 

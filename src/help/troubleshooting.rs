@@ -1,24 +1,46 @@
-//! The troubleshooting page: one entry per problem Axis CRM can report while talking to WhatsApp.
+//! The troubleshooting catalogue: one entry per problem Axis CRM can report while talking to
+//! WhatsApp, and the page at `/help/troubleshooting` that shows them.
 //!
-//! Every WhatsApp problem the app shows carries an anchor (see `server::whatsapp::problem` and the
-//! send worker) that points at one of these entries; the titles here are the titles shown there.
+//! This is the only place a problem is worded. Each entry names the neutral
+//! `messaging::Problem` keys it explains (a provider classifies its errors into those) and the
+//! provider codes it covers, as `(provider, code)` pairs. The problem box of a failed call, the
+//! reason on a failed send's tick and the page are all built from the same entry: the same title,
+//! the same anchor and the same steps. Only the one sentence that depends on the live error (which
+//! of an entry's problems it was, the Phone Number ID) is chosen per problem, and it lives here too.
+//!
 //! The guide's four original cases come first, with their titles kept word for word.
 
 use crate::components::links::ExternalLinks;
 use leptos::prelude::*;
+#[cfg(feature = "ssr")]
+use messaging::Problem;
 
-/// One problem, what it means, why it happens and what to do about it.
+/// Meta's WhatsApp Cloud API, as providers name it (`whatsapp_cloud::META`, which the browser
+/// build cannot see).
+pub const META: &str = "meta";
+
+/// One problem: what it means, why it happens and what to do about it.
 #[derive(Debug)]
 pub struct Entry {
+    /// The fragment on the troubleshooting page; problem boxes and failed sends link to it.
     pub anchor: &'static str,
+    /// The one title: the entry's heading, the problem box's title, a failed send's reason.
     pub title: &'static str,
-    /// Meta error codes this entry covers (empty for app-level problems).
-    pub codes: &'static [i64],
+    /// The provider-neutral problems this entry explains, each with the sentence a problem box
+    /// shows under the title (`{phone_number_id}` is filled in, or dropped with its brackets when
+    /// unknown). Every `messaging::Problem` is explained by exactly one entry; app-level entries
+    /// have none. (Server only: the browser build has no `messaging`.)
+    #[cfg(feature = "ssr")]
+    pub problems: &'static [(Problem, &'static str)],
+    /// The provider codes this entry covers, as (provider, code); empty for app-level problems.
+    /// The provider's own classification decides; a test checks that it agrees with this list.
+    pub codes: &'static [(&'static str, i64)],
     /// What the user sees / what it means, one or two sentences.
     pub summary: &'static str,
     pub causes: &'static [&'static str],
+    /// What to do, in order: shown on the page and, word for word, in every problem box.
     pub steps: &'static [&'static str],
-    /// (label, https url) Meta pages to open, new tab.
+    /// (label, https url) provider pages to open, new tab.
     pub links: &'static [(&'static str, &'static str)],
 }
 
@@ -26,7 +48,8 @@ const META_APPS: (&str, &str) = (
     "Your apps in Meta for Developers",
     "https://developers.facebook.com/apps",
 );
-const SYSTEM_USERS: (&str, &str) = (
+/// Also linked from the setup guide.
+pub const SYSTEM_USERS: (&str, &str) = (
     "System users in Business Settings",
     "https://business.facebook.com/settings/system-users",
 );
@@ -39,15 +62,26 @@ const ERROR_CODES: (&str, &str) = (
     "https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes",
 );
 
-/// 3, 10, 131005 and the whole 200–299 range: permission errors.
-const PERMISSION_CODES: [i64; 103] = {
-    let mut codes = [0i64; 103];
-    codes[0] = 3;
-    codes[1] = 10;
-    codes[2] = 131005;
+/// How to make a permanent access token, worded once: the Invalid Access Token and Missing
+/// permissions entries, the setup guide's step 5 and its temporary-token warning show these.
+pub const PERMANENT_TOKEN: [&str; 3] = [
+    "Generate a permanent token: in Business Settings → Users → System users, add a system user with the Admin role, or choose one you have.",
+    "Select the system user, choose Assign assets, and give it your app and your WhatsApp account, both with full control.",
+    "Click Generate new token, choose your app, set the expiry to Never, and tick the permissions whatsapp_business_messaging and whatsapp_business_management.",
+];
+
+/// Putting a new token into Axis CRM, after [`PERMANENT_TOKEN`].
+pub const REPLACE_TOKEN: &str = "In Axis CRM open Settings → WhatsApp Integration, open Replace token and paste the new token. Axis CRM checks it with Meta before it replaces the old one.";
+
+/// 3, 10, 131005 and the whole 200–299 range: Meta's permission errors.
+const PERMISSION_CODES: [(&str, i64); 103] = {
+    let mut codes = [(META, 0i64); 103];
+    codes[0] = (META, 3);
+    codes[1] = (META, 10);
+    codes[2] = (META, 131005);
     let mut i = 0;
     while i < 100 {
-        codes[3 + i] = 200 + i as i64;
+        codes[3 + i] = (META, 200 + i as i64);
         i += 1;
     }
     codes
@@ -58,7 +92,18 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "invalid-access-token",
         title: "Invalid Access Token",
-        codes: &[190, 0],
+        #[cfg(feature = "ssr")]
+        problems: &[
+            (
+                Problem::InvalidCredentials { expired: true },
+                "Meta says this access token has expired. Temporary tokens from the API Setup page last only 24 hours.",
+            ),
+            (
+                Problem::InvalidCredentials { expired: false },
+                "Meta did not accept this access token: it has expired, was revoked, or was not copied completely.",
+            ),
+        ],
+        codes: &[(META, 190), (META, 0)],
         summary: "Meta did not accept the access token Axis CRM holds for your WhatsApp account, so nothing can be \
                   sent or checked until you replace it.",
         causes: &[
@@ -70,8 +115,10 @@ pub const ENTRIES: &[Entry] = &[
         ],
         steps: &[
             "Check whether your token has expired: Meta's Access Token Debugger shows whether a token is valid and when it expires (temporary tokens last 24 hours).",
-            "Generate a permanent token: Business Settings → Users → System users, choose a system user with the Admin role (or add one), click Generate token, pick your app, tick whatsapp_business_messaging and whatsapp_business_management, and set the expiry to Never.",
-            "In Axis CRM open Settings → WhatsApp Integration, open Replace token and paste the new token. Axis CRM checks it with Meta before it replaces the old one.",
+            PERMANENT_TOKEN[0],
+            PERMANENT_TOKEN[1],
+            PERMANENT_TOKEN[2],
+            REPLACE_TOKEN,
             "Make sure you are using the Phone Number ID of the same WhatsApp account that the token's system user has been given.",
         ],
         links: &[
@@ -82,7 +129,18 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "phone-number-not-registered",
         title: "Phone number not registered",
-        codes: &[133010, 131045, 100, 803],
+        #[cfg(feature = "ssr")]
+        problems: &[
+            (
+                Problem::UnknownSender,
+                "Meta has no phone number with this Phone Number ID ({phone_number_id}) that this token may use: the ID is wrong, or the number is not shared with the token.",
+            ),
+            (
+                Problem::SenderNotRegistered,
+                "This number is not registered with the WhatsApp Cloud API yet.",
+            ),
+        ],
+        codes: &[(META, 133010), (META, 131045), (META, 100), (META, 803)],
         summary: "Meta cannot find a WhatsApp number with the Phone Number ID Axis CRM uses, or the number exists but \
                   is not registered with the WhatsApp Cloud API, so it cannot send.",
         causes: &[
@@ -93,10 +151,10 @@ pub const ENTRIES: &[Entry] = &[
             "The number was deleted, or moved to another WhatsApp Business Account or provider.",
         ],
         steps: &[
-            "Copy the Phone Number ID again from WhatsApp → API Setup in your Meta app, and connect again under Settings → WhatsApp Integration.",
+            "Copy the Phone Number ID again from WhatsApp → API Setup in your Meta app (it is a long ID, not the phone number itself), and connect again under Settings → WhatsApp Integration.",
             "In Business Settings → Users → System users, select the token's system user, choose Assign assets and give it your WhatsApp account with full control.",
             "Verify your phone number in Meta Business Suite: WhatsApp Manager → Phone numbers shows whether it is connected or still pending; finish verification with the SMS or call code.",
-            "Ensure WhatsApp Business is properly set up: the number must appear under WhatsApp → API Setup in the same app as your token.",
+            "Ensure WhatsApp Business is properly set up: the number must show as verified under WhatsApp → API Setup, in the same app as your token.",
             "If the number is verified but still not registered, register it with the Cloud API using its two-step verification PIN, as Meta's registration guide explains (your server administrator or developer can do this), then try again.",
         ],
         links: &[
@@ -108,7 +166,19 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "rate-limit-exceeded",
         title: "Rate limit exceeded",
-        codes: &[4, 17, 80007, 130429, 131056, 131048],
+        #[cfg(feature = "ssr")]
+        problems: &[(
+            Problem::RateLimited,
+            "Meta is limiting requests or messages for this account right now.",
+        )],
+        codes: &[
+            (META, 4),
+            (META, 17),
+            (META, 80007),
+            (META, 130429),
+            (META, 131056),
+            (META, 131048),
+        ],
         summary: "Meta is limiting how fast or how much this account may send right now. This is not a free allowance \
                   running out: the old free tier of 1,000 conversations a month no longer exists.",
         causes: &[
@@ -119,7 +189,7 @@ pub const ENTRIES: &[Entry] = &[
             "Templates sent to more different people in 24 hours than your messaging limit allows; unverified businesses can reach 250 a day.",
         ],
         steps: &[
-            "Wait a few minutes, then try again. Axis CRM already retries sends held back by errors 4, 17, 80007, 130429 and 131056 by itself, waiting longer each time; you only see this once those retries have run out.",
+            "Wait a few minutes, then try again. When sending, Axis CRM already retries sends held back by errors 4, 17, 80007, 130429 and 131056 by itself, waiting longer each time; an invoice shows this only once those retries have run out.",
             "Avoid sending several invoices to the same tenant at once: wait a minute between them.",
             "Check your messaging limit, quality rating and usage in WhatsApp Manager (Meta Business Suite).",
             "If the quality rating is low (error 131048), send only messages tenants expect from you; Meta lifts the restriction once quality recovers.",
@@ -133,7 +203,12 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "failed-to-send-message",
         title: "Failed to send message",
-        codes: &[131026],
+        #[cfg(feature = "ssr")]
+        problems: &[(
+            Problem::Undeliverable,
+            "WhatsApp could not deliver the message to this number (error 131026).",
+        )],
+        codes: &[(META, 131026)],
         summary: "Meta accepted the message, but WhatsApp could not deliver it to the tenant's number (error 131026). \
                   Meta does not say which of the reasons below applies.",
         causes: &[
@@ -145,7 +220,7 @@ pub const ENTRIES: &[Entry] = &[
         ],
         steps: &[
             "Verify the recipient's phone number is in E.164 format, with the country code (for example +447911123456), and correct it on the tenant's page if needed.",
-            "Ensure the recipient has WhatsApp installed on that number, and ask them to update the app and open it once.",
+            "Ensure the recipient has WhatsApp installed on that number and has accepted WhatsApp's current terms: ask them to update the app and open it once.",
             "Ask the tenant whether they have blocked your business number.",
             "Check that your WhatsApp Business account is active in WhatsApp Manager.",
             "Then open the invoice and use Send again.",
@@ -156,7 +231,12 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "test-number-recipients",
         title: "Recipient not in the test number's list",
-        codes: &[131030],
+        #[cfg(feature = "ssr")]
+        problems: &[(
+            Problem::RecipientNotAllowed,
+            "Meta's test number only sends to up to 5 phone numbers you have verified (error 131030).",
+        )],
+        codes: &[(META, 131030)],
         summary: "You are sending from Meta's test number, which only delivers to up to 5 phone numbers that you have \
                   added and verified (error 131030).",
         causes: &[
@@ -175,7 +255,12 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "outside-24-hour-window",
         title: "Outside the 24-hour window",
-        codes: &[131047],
+        #[cfg(feature = "ssr")]
+        problems: &[(
+            Problem::WindowClosed,
+            "More than 24 hours have passed since the tenant last wrote, so only an approved template may be sent (error 131047).",
+        )],
+        codes: &[(META, 131047)],
         summary: "More than 24 hours have passed since the tenant last wrote to you, so only an approved template may \
                   be sent, and the invoice sent as an ordinary message was refused (error 131047).",
         causes: &[
@@ -193,7 +278,28 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "template-problems",
         title: "Template problem",
-        codes: &[132000, 132001, 132012, 132015, 132016],
+        #[cfg(feature = "ssr")]
+        problems: &[
+            (
+                Problem::TemplateMismatch,
+                "The template's parameters no longer match the approved template (error 132000/132012).",
+            ),
+            (
+                Problem::TemplateNotFound,
+                "Meta has no approved template with this name in this language (error 132001).",
+            ),
+            (
+                Problem::TemplatePaused,
+                "Meta paused or disabled this template, usually because of low quality (error 132015/132016).",
+            ),
+        ],
+        codes: &[
+            (META, 132000),
+            (META, 132001),
+            (META, 132012),
+            (META, 132015),
+            (META, 132016),
+        ],
         summary: "WhatsApp refused the template Axis CRM used for the invoice: it is not approved in that language, it \
                   no longer matches what Meta approved, or Meta has paused or disabled it.",
         causes: &[
@@ -213,7 +319,12 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "payment-method",
         title: "Payment method needed",
-        codes: &[131042],
+        #[cfg(feature = "ssr")]
+        problems: &[(
+            Problem::PaymentNeeded,
+            "Meta needs a valid payment method on the WhatsApp Business Account to send templates (error 131042).",
+        )],
+        codes: &[(META, 131042)],
         summary: "Meta needs a valid payment method on the WhatsApp Business Account to send templates, and refused to \
                   send because there is none or it failed (error 131042).",
         causes: &[
@@ -232,6 +343,11 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "missing-permissions",
         title: "Missing permissions",
+        #[cfg(feature = "ssr")]
+        problems: &[(
+            Problem::MissingPermission,
+            "This token may not use this WhatsApp account.",
+        )],
         codes: &PERMISSION_CODES,
         summary: "The access token is valid, but it is not allowed to do what Axis CRM asked for this WhatsApp \
                   account, such as sending messages or reading templates.",
@@ -242,16 +358,22 @@ pub const ENTRIES: &[Entry] = &[
             "The system user was created with the Employee role rather than Admin.",
         ],
         steps: &[
-            "Generate the token with the permissions whatsapp_business_messaging and whatsapp_business_management.",
-            "Assign the WhatsApp account to the token's system user with full control.",
-            "Assign the app to the system user as well, generate a new token, and paste it under Settings → WhatsApp Integration → Replace token.",
+            "In Business Settings → Users → System users, check that the token's system user has the Admin role.",
+            PERMANENT_TOKEN[1],
+            PERMANENT_TOKEN[2],
+            REPLACE_TOKEN,
         ],
         links: &[SYSTEM_USERS],
     },
     Entry {
         anchor: "account-restricted",
         title: "Account restricted by Meta",
-        codes: &[368, 131031],
+        #[cfg(feature = "ssr")]
+        problems: &[(
+            Problem::AccountRestricted,
+            "Meta has restricted or locked this WhatsApp account.",
+        )],
+        codes: &[(META, 368), (META, 131031)],
         summary: "Meta has restricted or locked this WhatsApp Business Account, so it cannot send for now.",
         causes: &[
             "Meta found a breach of its WhatsApp Business policies, often after many recipients blocked or reported messages (error 368).",
@@ -271,7 +393,12 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "media-failed",
         title: "The PDF could not be sent",
-        codes: &[131053],
+        #[cfg(feature = "ssr")]
+        problems: &[(
+            Problem::MediaFailed,
+            "Meta could not process the invoice PDF (error 131053).",
+        )],
+        codes: &[(META, 131053)],
         summary: "Meta could not upload or process the invoice PDF, so the invoice was not sent (error 131053).",
         causes: &[
             "Meta could not process the file at that moment.",
@@ -286,9 +413,44 @@ pub const ENTRIES: &[Entry] = &[
         links: &[ERROR_CODES],
     },
     Entry {
+        anchor: "own-number",
+        title: "Cannot message your own number",
+        #[cfg(feature = "ssr")]
+        problems: &[(
+            Problem::SelfMessage,
+            "The tenant's phone number is your WhatsApp business number itself (error 131021).",
+        )],
+        codes: &[(META, 131021)],
+        summary: "The tenant's phone number is the business number Axis CRM sends from, and WhatsApp does not let a \
+                  number send a message to itself (error 131021).",
+        causes: &[
+            "Your business number was entered as the tenant's number, for example while trying Axis CRM out with your own details.",
+            "The tenant's number was copied from the wrong place, such as your own contact details on the invoice.",
+        ],
+        steps: &[
+            "Correct the tenant's phone number on the tenant's page: it must be the tenant's own WhatsApp number.",
+            "To try a send yourself, use a personal WhatsApp number other than the business number.",
+            "Then open the invoice and use Send again.",
+        ],
+        links: &[],
+    },
+    Entry {
         anchor: "could-not-reach-whatsapp",
         title: "Could not reach WhatsApp",
-        codes: &[1, 2, 131000, 131016, 133004, 131057],
+        #[cfg(feature = "ssr")]
+        problems: &[
+            (Problem::Timeout, "Meta's servers did not answer in time."),
+            (Problem::Network, "Axis CRM could not connect to Meta's servers."),
+            (Problem::Temporary, "Meta answered with a temporary error."),
+        ],
+        codes: &[
+            (META, 1),
+            (META, 2),
+            (META, 131000),
+            (META, 131016),
+            (META, 133004),
+            (META, 131057),
+        ],
         summary: "Meta's servers did not answer in time, could not be reached, or answered with a temporary error. \
                   A send that Axis CRM is still retrying shows as \"No answer from WhatsApp\".",
         causes: &[
@@ -298,7 +460,7 @@ pub const ENTRIES: &[Entry] = &[
             "A network problem between the Axis CRM server and Meta, for example a firewall blocking graph.facebook.com.",
         ],
         steps: &[
-            "When connecting or testing: nothing was saved. Try again in a minute.",
+            "Nothing was saved if you were connecting or testing: try again in a minute.",
             "When sending: Axis CRM retries by itself, waiting longer each time. There is nothing to press while the invoice shows that it is retrying.",
             "If it keeps happening, check Meta's status page (metastatus.com).",
             "If Meta reports no problem, ask your server administrator to check that the server can reach graph.facebook.com over HTTPS.",
@@ -309,6 +471,8 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "not-connected",
         title: "WhatsApp is not connected",
+        #[cfg(feature = "ssr")]
+        problems: &[],
         codes: &[],
         summary: "Axis CRM has no WhatsApp connection for your account, so it cannot send invoices over WhatsApp.",
         causes: &[
@@ -327,6 +491,8 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "outcome-unknown",
         title: "Outcome unknown",
+        #[cfg(feature = "ssr")]
+        problems: &[],
         codes: &[],
         summary: "The invoice left Axis CRM, but Meta did not answer in time, so Axis CRM cannot tell whether WhatsApp \
                   accepted it. Sending it again could give the tenant the invoice twice.",
@@ -345,6 +511,8 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "webhook-not-verified",
         title: "Webhook not verified",
+        #[cfg(feature = "ssr")]
+        problems: &[],
         codes: &[],
         summary: "Meta shows \"The callback URL or verify token couldn't be validated\" when you save the webhook, or \
                   no events arrive (\"Last event received: never\" under Settings → WhatsApp Integration → Webhooks), so \
@@ -372,11 +540,18 @@ pub const ENTRIES: &[Entry] = &[
     Entry {
         anchor: "other-errors",
         title: "WhatsApp refused the request",
-        codes: &[100, 131008, 131009, 131021],
+        #[cfg(feature = "ssr")]
+        problems: &[
+            (
+                Problem::InvalidParameter,
+                "Meta did not accept a value in the request: it is missing or not valid.",
+            ),
+            (Problem::Other, "Meta did not accept the request."),
+        ],
+        codes: &[(META, 100), (META, 131008), (META, 131009)],
         summary: "Meta refused the request for a reason not covered above. Axis CRM shows Meta's own words, its error \
                   code and a trace id under the explanation.",
         causes: &[
-            "The tenant's number is your own WhatsApp business number (error 131021, shown as \"Cannot message your own number\").",
             "A value Meta needs is missing or not valid, such as the phone number or the PDF (errors 100, 131008 and 131009).",
             "Another error Meta rarely returns; its code is in Meta's list of error codes.",
         ],
@@ -403,6 +578,37 @@ pub fn href(anchor: &str) -> String {
     format!("/help/troubleshooting#{anchor}")
 }
 
+/// The entry that explains `problem`, and the sentence a problem box shows for it (unfilled: see
+/// [`explanation`]). Every problem has an entry (the tests check it); `Other`'s is the fallback.
+#[cfg(feature = "ssr")]
+pub fn for_problem(problem: Problem) -> (&'static Entry, &'static str) {
+    let find = |key: Problem| {
+        ENTRIES.iter().find_map(|e| {
+            e.problems
+                .iter()
+                .find(|(p, _)| *p == key)
+                .map(|(_, sentence)| (e, *sentence))
+        })
+    };
+    find(problem)
+        .or_else(|| find(Problem::Other))
+        .expect("the catalogue explains Problem::Other")
+}
+
+/// An entry's sentence for one problem, with the Phone Number ID filled in; without one, the
+/// bracketed placeholder is dropped.
+#[cfg(feature = "ssr")]
+pub fn explanation(sentence: &str, phone_number_id: &str) -> String {
+    const SLOT: &str = "{phone_number_id}";
+    if phone_number_id.is_empty() {
+        sentence
+            .replace(" ({phone_number_id})", "")
+            .replace(SLOT, "")
+    } else {
+        sentence.replace(SLOT, phone_number_id)
+    }
+}
+
 /// The anchor for a problem title the app stored (e.g. "Invalid Access Token"); titles the app
 /// uses besides the entries' own are mapped too, anything else goes to "other-errors".
 pub fn anchor_for_title(title: &str) -> &'static str {
@@ -412,8 +618,42 @@ pub fn anchor_for_title(title: &str) -> &'static str {
     }
     match title {
         "No answer from WhatsApp" => "could-not-reach-whatsapp",
+        "No approved invoice template" => "template-problems",
         _ => "other-errors",
     }
+}
+
+/// "Meta" for "meta"; a provider the page does not know by name is shown by its id.
+fn provider_name(provider: &str) -> &str {
+    match provider {
+        META => "Meta",
+        other => other,
+    }
+}
+
+/// "Meta error codes: 190, 0", one part per provider, in the order they are listed.
+fn codes_text(codes: &[(&str, i64)]) -> String {
+    if codes.is_empty() {
+        return "No error code from WhatsApp: Axis CRM reports this itself.".to_string();
+    }
+    let mut providers: Vec<&str> = Vec::new();
+    for (p, _) in codes {
+        if !providers.contains(p) {
+            providers.push(p);
+        }
+    }
+    providers
+        .iter()
+        .map(|p| {
+            let own: Vec<i64> = codes
+                .iter()
+                .filter(|(q, _)| q == p)
+                .map(|(_, c)| *c)
+                .collect();
+            format!("{} error codes: {}", provider_name(p), codes_label(&own))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }
 
 /// "190, 0"; runs of three or more consecutive codes read as a range ("200–299").
@@ -465,15 +705,10 @@ pub fn TroubleshootingPage() -> impl IntoView {
 fn EntryCard(e: &'static Entry) -> impl IntoView {
     let heading = format!("{}-h", e.anchor);
     let labelled_by = heading.clone();
-    let codes = if e.codes.is_empty() {
-        "No Meta error code: Axis CRM reports this itself.".to_string()
-    } else {
-        format!("Meta error codes: {}", codes_label(e.codes))
-    };
     view! {
         <section class="card" id=e.anchor aria-labelledby=labelled_by>
             <h2 id=heading>{e.title}</h2>
-            <p class="small muted">{codes}</p>
+            <p class="small muted">{codes_text(e.codes)}</p>
             <p>{e.summary}</p>
             <h3>"Causes"</h3>
             <ul>{e.causes.iter().map(|c| view! { <li>{*c}</li> }).collect_view()}</ul>
@@ -501,6 +736,7 @@ mod tests {
         "missing-permissions",
         "account-restricted",
         "media-failed",
+        "own-number",
         "could-not-reach-whatsapp",
         "not-connected",
         "outcome-unknown",
@@ -509,10 +745,16 @@ mod tests {
     ];
 
     #[test]
-    fn anchors_are_unique_and_complete() {
+    fn anchors_and_titles_are_unique_and_complete() {
         let mut seen = HashSet::new();
+        let mut titles = HashSet::new();
         for e in ENTRIES {
             assert!(seen.insert(e.anchor), "duplicate anchor {}", e.anchor);
+            assert!(
+                titles.insert(e.title.to_ascii_lowercase()),
+                "duplicate title {}",
+                e.title
+            );
             assert!(
                 e.anchor
                     .chars()
@@ -535,6 +777,13 @@ mod tests {
                 assert!(!label.is_empty(), "{}", e.anchor);
                 assert!(url.starts_with("https://"), "{}: {url}", e.anchor);
             }
+            for (provider, _) in e.codes {
+                assert_eq!(
+                    *provider, META,
+                    "{}: a provider the page cannot name",
+                    e.anchor
+                );
+            }
         }
     }
 
@@ -542,7 +791,7 @@ mod tests {
     fn lookup_and_href() {
         let e = entry("invalid-access-token").expect("entry");
         assert_eq!(e.title, "Invalid Access Token");
-        assert_eq!(e.codes, &[190, 0]);
+        assert_eq!(e.codes, &[(META, 190), (META, 0)]);
         assert!(entry("no-such-thing").is_none());
         assert_eq!(
             href("payment-method"),
@@ -560,8 +809,12 @@ mod tests {
             "could-not-reach-whatsapp"
         );
         assert_eq!(
+            anchor_for_title("No approved invoice template"),
+            "template-problems"
+        );
+        assert_eq!(
             anchor_for_title("Cannot message your own number"),
-            "other-errors"
+            "own-number"
         );
         assert_eq!(anchor_for_title("something else entirely"), "other-errors");
     }
@@ -584,42 +837,230 @@ mod tests {
     fn codes_are_labelled_with_ranges() {
         assert_eq!(codes_label(&[190, 0]), "190, 0");
         assert_eq!(codes_label(&[1, 2, 131000]), "1, 2, 131000");
-        assert_eq!(codes_label(&PERMISSION_CODES), "3, 10, 131005, 200–299");
+        assert_eq!(
+            codes_text(&PERMISSION_CODES),
+            "Meta error codes: 3, 10, 131005, 200–299"
+        );
+        assert_eq!(
+            codes_text(&[]),
+            "No error code from WhatsApp: Axis CRM reports this itself."
+        );
+        assert_eq!(
+            codes_text(&[(META, 4), ("other", 7), (META, 17)]),
+            "Meta error codes: 4, 17 · other error codes: 7"
+        );
         let e = entry("missing-permissions").unwrap();
-        assert!(e.codes.contains(&250));
+        assert!(e.codes.contains(&(META, 250)));
     }
 
+    /// The permanent-token steps are worded once and shown by both token entries.
     #[test]
-    fn anchors_used_by_the_app_exist() {
-        // Hard-coded in the send worker and the webhook handler.
-        for a in [
-            "not-connected",
-            "outcome-unknown",
-            "could-not-reach-whatsapp",
-            "outside-24-hour-window",
-            "other-errors",
-        ] {
-            assert!(entry(a).is_some(), "{a}");
+    fn token_steps_are_shared() {
+        let invalid = entry("invalid-access-token").unwrap().steps;
+        let missing = entry("missing-permissions").unwrap().steps;
+        for step in PERMANENT_TOKEN.iter().chain([&REPLACE_TOKEN]) {
+            assert!(invalid.contains(step), "{step}");
+        }
+        for step in PERMANENT_TOKEN[1..].iter().chain([&REPLACE_TOKEN]) {
+            assert!(missing.contains(step), "{step}");
         }
     }
 
-    /// Each Meta code listed here leads the app to this entry, under the same title.
-    #[cfg(feature = "ssr")]
+    /// Anchors the app writes or links to outside this module: found in the source, so a new one
+    /// cannot be missed (SQL `error_anchor = '…'`, `Failure::plain(title, anchor, …)`,
+    /// `troubleshooting::href("…")` and `/help/troubleshooting#…` links), plus the defaults.
     #[test]
-    fn codes_match_the_apps_explanations() {
-        use crate::connections::server::problem_for_code;
-        for e in ENTRIES {
-            for &code in e.codes {
-                // 100 belongs here only with subcode 33, which a bare code cannot carry.
-                if e.anchor == "phone-number-not-registered" && code == 100 {
+    fn anchors_used_by_the_app_exist() {
+        fn literal(s: &str, quote: char) -> Option<(&str, &str)> {
+            let start = s.find(quote)? + 1;
+            let len = s[start..].find(quote)?;
+            Some((&s[start..start + len], &s[start + len + 1..]))
+        }
+        fn scan(dir: &std::path::Path, found: &mut Vec<(String, String)>) {
+            for item in std::fs::read_dir(dir).expect("src") {
+                let path = item.expect("dir entry").path();
+                if path.is_dir() {
+                    scan(&path, found);
                     continue;
                 }
-                let p = problem_for_code(code, None);
-                assert_eq!(p.anchor, e.anchor, "code {code}");
-                if code != 131021 {
-                    assert_eq!(p.title, e.title, "code {code}");
+                if path.extension().is_none_or(|x| x != "rs")
+                    || path.ends_with("help/troubleshooting.rs")
+                {
+                    continue;
+                }
+                let src = std::fs::read_to_string(&path).expect("source");
+                let at = path.display().to_string();
+                for (pattern, quote) in [
+                    ("error_anchor = '", '\''),
+                    ("troubleshooting::href(\"", '"'),
+                    ("/help/troubleshooting#", '"'),
+                ] {
+                    for (i, _) in src.match_indices(pattern) {
+                        let rest = &src[i + pattern.len()..];
+                        let end = rest.find(quote).expect("closed literal");
+                        found.push((rest[..end].to_string(), at.clone()));
+                    }
+                }
+                for (i, _) in src.match_indices("Failure::plain(") {
+                    let rest = &src[i..];
+                    let (_, rest) = literal(rest, '"').expect("title");
+                    let (anchor, _) = literal(rest, '"').expect("anchor");
+                    found.push((anchor.to_string(), at.clone()));
                 }
             }
+        }
+        let mut found = Vec::new();
+        scan(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut found,
+        );
+        let anchors: HashSet<_> = found.iter().map(|(a, _)| a.as_str()).collect();
+        for a in [
+            "not-connected",
+            "template-problems",
+            "outcome-unknown",
+            "could-not-reach-whatsapp",
+            "webhook-not-verified",
+        ] {
+            assert!(anchors.contains(a), "the scan no longer finds {a}");
+        }
+        for (a, at) in &found {
+            assert!(entry(a).is_some(), "{at} uses #{a}, which no entry has");
+        }
+        // The defaults for a send without an anchor (outbox, send badges).
+        assert!(entry("other-errors").is_some());
+    }
+
+    #[cfg(feature = "ssr")]
+    mod problems {
+        use super::super::*;
+        use crate::connections::server::{problem, problem_for_code};
+        use messaging::{Disposition, ProviderError};
+
+        /// Every neutral problem. The match below stops compiling when `Problem` gains a variant,
+        /// so this list cannot fall behind.
+        const ALL: &[Problem] = &[
+            Problem::InvalidCredentials { expired: false },
+            Problem::InvalidCredentials { expired: true },
+            Problem::MissingPermission,
+            Problem::UnknownSender,
+            Problem::SenderNotRegistered,
+            Problem::RateLimited,
+            Problem::AccountRestricted,
+            Problem::Timeout,
+            Problem::Network,
+            Problem::Temporary,
+            Problem::Undeliverable,
+            Problem::WindowClosed,
+            Problem::RecipientNotAllowed,
+            Problem::PaymentNeeded,
+            Problem::TemplateMismatch,
+            Problem::TemplateNotFound,
+            Problem::TemplatePaused,
+            Problem::MediaFailed,
+            Problem::SelfMessage,
+            Problem::InvalidParameter,
+            Problem::Other,
+        ];
+
+        #[allow(dead_code)]
+        fn listed(p: Problem) {
+            match p {
+                Problem::InvalidCredentials {
+                    expired: false | true,
+                }
+                | Problem::MissingPermission
+                | Problem::UnknownSender
+                | Problem::SenderNotRegistered
+                | Problem::RateLimited
+                | Problem::AccountRestricted
+                | Problem::Timeout
+                | Problem::Network
+                | Problem::Temporary
+                | Problem::Undeliverable
+                | Problem::WindowClosed
+                | Problem::RecipientNotAllowed
+                | Problem::PaymentNeeded
+                | Problem::TemplateMismatch
+                | Problem::TemplateNotFound
+                | Problem::TemplatePaused
+                | Problem::MediaFailed
+                | Problem::SelfMessage
+                | Problem::InvalidParameter
+                | Problem::Other => {}
+            }
+        }
+
+        #[test]
+        fn meta_is_the_providers_own_name() {
+            assert_eq!(META, whatsapp_cloud::META);
+        }
+
+        #[test]
+        fn every_problem_has_exactly_one_entry() {
+            for &p in ALL {
+                let holders: Vec<_> = ENTRIES
+                    .iter()
+                    .filter(|e| e.problems.iter().any(|(q, _)| *q == p))
+                    .map(|e| e.anchor)
+                    .collect();
+                assert_eq!(holders.len(), 1, "{p:?} is explained by {holders:?}");
+                let (e, sentence) = for_problem(p);
+                assert_eq!(e.anchor, holders[0]);
+                assert!(!sentence.is_empty(), "{p:?}");
+                let times = e.problems.iter().filter(|(q, _)| *q == p).count();
+                assert_eq!(times, 1, "{p:?} twice in {}", e.anchor);
+            }
+            let listed: usize = ENTRIES.iter().map(|e| e.problems.len()).sum();
+            assert_eq!(listed, ALL.len(), "an entry lists a problem twice");
+        }
+
+        /// A problem box shows its entry's title, anchor and steps, word for word, for every
+        /// problem; only the explanation is the problem's own.
+        #[test]
+        fn problem_boxes_show_the_entrys_steps() {
+            for &p in ALL {
+                let e = ProviderError::new(Disposition::Final, p)
+                    .with_code(1)
+                    .with_message("what the provider said");
+                let (entry, sentence) = for_problem(p);
+                let b = problem(&e, "123456789012345");
+                assert_eq!(b.title, entry.title, "{p:?}");
+                assert_eq!(b.anchor, entry.anchor, "{p:?}");
+                assert_eq!(b.steps, entry.steps, "{p:?}");
+                assert_eq!(b.explanation, explanation(sentence, "123456789012345"));
+                assert!(!b.explanation.contains('{'), "{p:?}: {}", b.explanation);
+                assert_eq!(b.code, Some(1));
+                assert_eq!(b.meta_message.as_deref(), Some("what the provider said"));
+            }
+        }
+
+        /// Each Meta code listed on the page is classified by the provider into this entry, and
+        /// its stored failure shows this entry's steps.
+        #[test]
+        fn meta_codes_lead_to_their_entry() {
+            for e in ENTRIES {
+                for &(provider, code) in e.codes {
+                    assert_eq!(provider, META);
+                    // 100 belongs here only with subcode 33, which a bare code cannot carry.
+                    if e.anchor == "phone-number-not-registered" && code == 100 {
+                        continue;
+                    }
+                    let p = problem_for_code(code, None);
+                    assert_eq!(p.anchor, e.anchor, "code {code}");
+                    assert_eq!(p.title, e.title, "code {code}");
+                    assert_eq!(p.steps, e.steps, "code {code}");
+                }
+            }
+        }
+
+        #[test]
+        fn the_phone_number_id_is_filled_in_or_left_out() {
+            let (_, sentence) = for_problem(Problem::UnknownSender);
+            assert!(explanation(sentence, "42").contains("Phone Number ID (42) that"));
+            let bare = explanation(sentence, "");
+            assert!(bare.contains("Phone Number ID that"), "{bare}");
+            assert!(!bare.contains('(') && !bare.contains('{'), "{bare}");
         }
     }
 }

@@ -1,5 +1,9 @@
 //! The setup guide's steps, in order: what the wizard shows for each, and how it can tell that a
 //! step is done. The text follows the user's own guide, brought up to date with Meta's pages.
+//! Instructions the troubleshooting page also gives (the permanent token) are taken from it, so
+//! they are worded once.
+
+use crate::help::troubleshooting::{PERMANENT_TOKEN, SYSTEM_USERS};
 
 /// How a step counts as done.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,13 +120,16 @@ pub const STEPS: &[Step] = &[
             "Phone Number ID: a long number such as 123456789012345, under the phone number you send from. It is an ID, not the phone number.",
             "Temporary access token: the Generate access token button. It stops working after 24 hours, so use it only to try things out.",
             "WhatsApp Business Account ID (optional): shown beside the phone number.",
-            "For a permanent token: Business Settings → Users → System users → Add, with the Admin role. Assign it your app and your WhatsApp account (full control), then Generate new token: choose your app, expiry Never, and the permissions whatsapp_business_messaging and whatsapp_business_management.",
+            // The permanent token, worded as in the troubleshooting entry Invalid Access Token.
+            PERMANENT_TOKEN[0],
+            PERMANENT_TOKEN[1],
+            PERMANENT_TOKEN[2],
             "Optional, recommended: App ID and App Secret from App settings → Basic. With them Axis CRM tells a temporary token from a permanent one, checks Meta's webhook signatures and creates the invoice template.",
             "Copy the token once and keep it secret: anyone holding it can send messages as your business.",
         ],
         links: &[
             ("Meta for Developers: My Apps", "https://developers.facebook.com/apps"),
-            ("System users in Business Settings", "https://business.facebook.com/settings/system-users"),
+            SYSTEM_USERS,
         ],
         check: Check::Connection,
         proved_by_connection: true,

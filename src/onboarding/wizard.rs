@@ -15,6 +15,7 @@ use crate::{
         problem_of, ConnectForm, ConnectSandbox, ConnectWhatsapp, CopyField, ProblemBox,
         SandboxOffer,
     },
+    help::troubleshooting::{PERMANENT_TOKEN, REPLACE_TOKEN, SYSTEM_USERS},
     invoices::api::LoadSampleData,
     sending::{
         get_send_preview, poll_news, use_interval, CreateInvoiceTemplate, SandboxReply, SendBadge,
@@ -297,16 +298,14 @@ fn ConnectionSummary(c: ConnectionView) -> impl IntoView {
                 <p>
                     {if temporary { "This temporary token stops working in " } else { "This token stops working in " }}
                     <Countdown seconds=c.token.seconds_left.unwrap_or(0)/>
-                    ". Invoices cannot be sent after that. Get a permanent token now:"
+                    ". Invoices cannot be sent after that. Replace it with a permanent token now:"
                 </p>
+                // The steps of the troubleshooting entry Invalid Access Token, word for word.
                 <ol>
-                    <li>"Business Settings → Users → System users → Add: a system user with the Admin role."</li>
-                    <li>"Assign assets: your app, and your WhatsApp account with full control."</li>
-                    <li>"Generate new token: choose your app, expiry Never, permissions whatsapp_business_messaging and whatsapp_business_management."</li>
-                    <li>"In Axis CRM, Settings → WhatsApp Integration → Replace token, and paste it."</li>
+                    {PERMANENT_TOKEN.iter().chain([&REPLACE_TOKEN]).map(|s| view! { <li>{*s}</li> }).collect_view()}
                 </ol>
                 <p class="links">
-                    <ExternalLink label="System users in Business Settings" href="https://business.facebook.com/settings/system-users"/>
+                    <ExternalLink label=SYSTEM_USERS.0 href=SYSTEM_USERS.1/>
                     <a href="/settings/whatsapp">"Replace token in Settings"</a>
                 </p>
             </div>

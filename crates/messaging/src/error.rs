@@ -27,6 +27,10 @@ pub enum Pace {
 
 /// Which troubleshooting entry explains a failure. The app keeps one catalogue keyed by these
 /// (with the provider's code for the wording); providers only classify.
+///
+/// Each variant is explained by exactly one entry of the app's catalogue
+/// (`help::troubleshooting::ENTRIES`, which also holds the sentence a problem box shows for it);
+/// a test there lists every variant, so a new one must be given to an entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Problem {
     /// The API secret expired, was revoked, or is wrong. `expired` when the provider says so.
