@@ -56,10 +56,11 @@ pub struct WhatsAppProblem {
     pub title: String,
     pub explanation: String,
     pub steps: Vec<String>,
-    /// Meta's error code, details and trace id, when Meta answered.
+    /// The provider's error code, its own words and its trace id (for its support), when it
+    /// answered.
     pub code: Option<i64>,
-    pub meta_message: Option<String>,
-    pub fbtrace_id: Option<String>,
+    pub provider_message: Option<String>,
+    pub trace_id: Option<String>,
     /// The anchor of the matching entry on the troubleshooting page.
     pub anchor: String,
 }

@@ -11,15 +11,16 @@
 
 mod common;
 
-use axis_crm::server::{
-    auth,
-    config::{MasterKey, DEFAULT_GRAPH_VERSION},
-    crypto::Keyring,
-    db::Db,
-    outbox,
-    templates::{INVOICE_TEMPLATE, INVOICE_TEMPLATE_BODY, INVOICE_TEMPLATE_LANGUAGE},
+use axis_crm::{
+    accounts::server as auth,
+    platform::{
+        config::{MasterKey, DEFAULT_GRAPH_VERSION},
+        crypto::Keyring,
+        db::Db,
+    },
+    sending::{server::outbox, SendState},
+    templates::server::{INVOICE_TEMPLATE, INVOICE_TEMPLATE_BODY, INVOICE_TEMPLATE_LANGUAGE},
 };
-use axis_crm::whatsapp::sending::SendState;
 use common::{reads::Reads, Backend, Browser, Client, TestApp, PATIENCE};
 use secrecy::SecretString;
 use sqlx::{AnyPool, Column, Row};
@@ -56,7 +57,16 @@ const RELEASED_MIGRATIONS: [(i64, &str, &str); 6] = [
 const RENAMED_TABLES: &[(&str, &str)] = &[];
 /// Columns a migration after the release renamed: (released table, released column, current
 /// column).
-const RENAMED_COLUMNS: &[(&str, &str, &str)] = &[];
+const RENAMED_COLUMNS: &[(&str, &str, &str)] = &[
+    // 20261203000008_neutral_message_columns
+    ("whatsapp_sends", "wamid", "provider_message_id"),
+    ("whatsapp_sends", "phone_number_id", "sender_id"),
+    ("whatsapp_sends", "media_id", "media_ref"),
+    ("whatsapp_sends", "media_uploaded_at", "media_prepared_at"),
+    ("whatsapp_attempts", "wamid", "provider_message_id"),
+    ("whatsapp_attempts", "fbtrace_id", "trace_id"),
+    ("whatsapp_inbound", "wamid", "provider_message_id"),
+];
 
 const FIXTURE: &str = include_str!("fixtures/release-2026-12-02.sql");
 
@@ -763,7 +773,7 @@ async fn webhooks_still_answer(app: &TestApp, site: &str, live: &LiveAccount) {
     assert_eq!(delivered.state, "delivered");
     let message_id = delivered.message_id.clone().unwrap();
     let a = &live.account;
-    let now = axis_crm::server::db::now();
+    let now = axis_crm::platform::db::now();
     let body = serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": a.business_account_id,
         "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
             "metadata": {"display_phone_number": a.display_phone_number, "phone_number_id": a.phone_number_id},

@@ -164,10 +164,7 @@ async fn each_graph_error_gets_its_guidance_and_stores_nothing(backend: Backend)
     let p = problem(&connect(&mut b, &bad_token).await);
     assert_eq!(p.title, "Invalid Access Token");
     assert_eq!(p.code, Some(190));
-    assert!(
-        p.fbtrace_id.is_some(),
-        "Meta's trace id is shown for support"
-    );
+    assert!(p.trace_id.is_some(), "Meta's trace id is shown for support");
     assert!(p.steps.iter().any(|s| s.contains("permanent token")));
 
     let mut unknown = form(account, false);

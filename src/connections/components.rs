@@ -17,13 +17,13 @@ pub fn ProblemBox(problem: WhatsAppProblem) -> impl IntoView {
             <p class="problem-link">
                 <a href=crate::help::troubleshooting::href(&problem.anchor)>{format!("Troubleshooting: {}", problem.title)}</a>
             </p>
-            {(problem.meta_message.is_some() || problem.fbtrace_id.is_some()).then(|| view! {
+            {(problem.provider_message.is_some() || problem.trace_id.is_some()).then(|| view! {
                 <p class="problem-meta">
                     "Meta said"
                     {problem.code.map(|c| format!(" (error {c})"))}
                     ": "
-                    <q>{problem.meta_message.clone().unwrap_or_default()}</q>
-                    {problem.fbtrace_id.clone().map(|id| view! { " · trace id " <code>{id}</code> " (quote it to Meta support)" })}
+                    <q>{problem.provider_message.clone().unwrap_or_default()}</q>
+                    {problem.trace_id.clone().map(|id| view! { " · trace id " <code>{id}</code> " (quote it to Meta support)" })}
                 </p>
             })}
         </div>

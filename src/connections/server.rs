@@ -317,8 +317,8 @@ pub fn problem(e: &ProviderError, phone_number_id: &str) -> WhatsAppProblem {
         explanation: troubleshooting::explanation(sentence, phone_number_id),
         steps: entry.steps.iter().map(|s| s.to_string()).collect(),
         code: e.code,
-        meta_message: e.message.clone(),
-        fbtrace_id: e.trace_id.clone(),
+        provider_message: e.message.clone(),
+        trace_id: e.trace_id.clone(),
         anchor: entry.anchor.into(),
     }
 }
@@ -1079,8 +1079,8 @@ mod tests {
         let p = problem(&api(190, Some(463)), "1");
         assert_eq!(p.title, "Invalid Access Token");
         assert!(p.explanation.contains("expired"));
-        assert_eq!(p.fbtrace_id.as_deref(), Some("Atrace"));
-        assert_eq!(p.meta_message.as_deref(), Some("details from Meta"));
+        assert_eq!(p.trace_id.as_deref(), Some("Atrace"));
+        assert_eq!(p.provider_message.as_deref(), Some("details from Meta"));
         assert_eq!(
             problem(&api(100, Some(33)), "42").title,
             "Phone number not registered"

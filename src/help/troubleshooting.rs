@@ -1031,7 +1031,10 @@ mod tests {
                 assert_eq!(b.explanation, explanation(sentence, "123456789012345"));
                 assert!(!b.explanation.contains('{'), "{p:?}: {}", b.explanation);
                 assert_eq!(b.code, Some(1));
-                assert_eq!(b.meta_message.as_deref(), Some("what the provider said"));
+                assert_eq!(
+                    b.provider_message.as_deref(),
+                    Some("what the provider said")
+                );
             }
         }
 

@@ -300,7 +300,9 @@ async fn set_end(db: &Db, user_id: i64, end: End) -> Result<(), AppError> {
     let now = db::now();
     sqlx::query(match end {
         End::Skipped => "UPDATE onboarding SET skipped_at = $1, updated_at = $1 WHERE user_id = $2",
-        End::Finished => "UPDATE onboarding SET finished_at = $1, updated_at = $1 WHERE user_id = $2",
+        End::Finished => {
+            "UPDATE onboarding SET finished_at = $1, updated_at = $1 WHERE user_id = $2"
+        }
     })
     .bind(now)
     .bind(user_id)

@@ -174,7 +174,7 @@ pub struct AttemptView {
     pub outcome: String,
     pub provider_message_id: Option<String>,
     pub error: Option<String>,
-    pub fbtrace_id: Option<String>,
+    pub trace_id: Option<String>,
 }
 
 /// A send with its attempts, for the invoice's page.

@@ -327,7 +327,7 @@ pub fn SendHistory(invoice_id: i64) -> impl IntoView {
                                                                 <td>
                                                                     {a.error.clone()}
                                                                     {a.provider_message_id.clone().map(|w| view! { <code>{w}</code> })}
-                                                                    {a.fbtrace_id.clone().map(|t| view! { " · trace id " <code>{t}</code> })}
+                                                                    {a.trace_id.clone().map(|t| view! { " · trace id " <code>{t}</code> })}
                                                                 </td>
                                                             </tr>
                                                         }).collect_view()}

@@ -759,7 +759,7 @@ pub async fn history(db: &Db, user_id: i64, invoice_id: i64) -> Result<Vec<SendV
                     (Some(c), None) => Some(format!("error {c}")),
                     _ => None,
                 },
-                fbtrace_id: a.try_get("trace_id")?,
+                trace_id: a.try_get("trace_id")?,
             })
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
@@ -791,8 +791,8 @@ fn stored_problem(
             explanation: detail.unwrap_or_default(),
             steps: Vec::new(),
             code: None,
-            meta_message: None,
-            fbtrace_id: None,
+            provider_message: None,
+            trace_id: None,
             anchor: anchor.unwrap_or_else(|| "other-errors".into()),
         },
     }

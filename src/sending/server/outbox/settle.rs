@@ -29,8 +29,8 @@ impl Failure {
             title: p.title,
             anchor: p.anchor,
             code: p.code,
-            detail: p.meta_message.or(Some(p.explanation)),
-            trace_id: p.fbtrace_id,
+            detail: p.provider_message.or(Some(p.explanation)),
+            trace_id: p.trace_id,
         }
     }
 
