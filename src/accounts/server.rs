@@ -154,10 +154,11 @@ pub async fn authenticate(
             .await?;
     let (user_id, ok) = match row {
         Some((id, hash)) => (Some(id), verify_password(hash, password.to_string()).await?),
-        None => (
-            None,
-            verify_password(dummy_hash().await?, password.to_string()).await? && false,
-        ),
+        None => {
+            // The same work for an unknown email as for a wrong password: timing tells nothing.
+            verify_password(dummy_hash().await?, password.to_string()).await?;
+            (None, false)
+        }
     };
     match user_id {
         Some(id) if ok => {
