@@ -2,7 +2,8 @@
 //! connection's provider, wait for the pacer, and send. How the attempt ends is [`super::settle`].
 
 use super::{
-    callback_tag, chosen_template_body, connection_info, invoice_facts,
+    callback_tag,
+    policy::{chosen_template_body, connection_info, invoice_facts},
     settle::{accepted, failed, Failure},
 };
 use crate::{
