@@ -103,6 +103,19 @@ impl Sandbox {
         Some(picked)
     }
 
+    /// Puts a lost answer back in front of `phone_number_id`'s message faults, uncounted: it was
+    /// picked for a message Meta refused, which has no answer to lose.
+    pub(super) fn unpick_lost_answer(&self, phone_number_id: &str) {
+        self.inner.state.lock().faults.push_front((
+            Some(format!("{MESSAGES_SCOPE}{phone_number_id}")),
+            Fault::LostResponse,
+        ));
+        self.inner
+            .counters
+            .faults
+            .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Meta's answer for `fault`; a slow or lost answer is held for `slow_delay` first.
     pub(super) async fn serve_fault(&self, fault: &Fault) -> Answer {
         if matches!(fault, Fault::Slow | Fault::LostResponse) {

@@ -42,8 +42,14 @@ pub(super) async fn send_message(
         };
         let answer = accept_message(&sb, &pnid, &headers, parsed.as_ref());
         if lost {
-            // Meta took the message; the answer never arrives.
-            return sb.serve_fault(&Fault::LostResponse).await;
+            if (200..300).contains(&answer.status) {
+                // Meta took the message; the answer never arrives.
+                return sb.serve_fault(&Fault::LostResponse).await;
+            }
+            // Meta refused this one (a rate limit, a bad number): there is no message whose
+            // answer could be lost, so the refusal is answered and the lost answer waits for the
+            // next message Meta takes.
+            sb.unpick_lost_answer(&pnid);
         }
         answer
     }
