@@ -537,7 +537,30 @@ async fn two_instances_share_the_outbox(backend: Backend) {
     w.close().await;
 }
 
+/// Meta can approve a utility template at once: its status webhook may come before the app has
+/// stored the template it just created. The approval must not be lost.
+async fn a_template_approved_at_once_is_approved(backend: Backend) {
+    let w = World::builder(backend)
+        .env(FAST)
+        .sandbox_config(|c| {
+            c.template_review = Duration::ZERO;
+            c.template_answer_delay = Duration::from_millis(500);
+        })
+        .connected()
+        .with_template() // waits (within PATIENCE) for the approval to be stored
+        .build()
+        .await;
+    assert!(w
+        .reads()
+        .approved_templates()
+        .await
+        .iter()
+        .any(|t| t == "axis_invoice_pdf"));
+    w.close().await;
+}
+
 per_backend!(
+    a_template_approved_at_once_is_approved,
     two_instances_share_the_outbox,
     document_inside_the_window,
     template_outside_the_window,

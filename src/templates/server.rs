@@ -322,6 +322,35 @@ pub async fn create_invoice_template(
     .await?;
     tx.commit().await?;
     tracing::info!(user_id, template_id = %created.id, "invoice template submitted to Meta");
+    // Meta may finish its review (a utility template can be approved in seconds) between its
+    // answer above and this commit; its status webhook then found no row to update. Read the
+    // status once more now that the row exists: anything later arrives by webhook.
+    match client.templates(&waba, token, Some(&app.app_secret)).await {
+        Ok(list) => {
+            let current = list
+                .iter()
+                .find(|t| t.id.as_deref() == Some(created.id.as_str()))
+                .and_then(|t| t.status.clone());
+            // Only a row still pending is moved: a webhook that came after the commit is newer
+            // than what was read here.
+            if let Some(status) = current.filter(|s| s != "PENDING") {
+                sqlx::query(
+                    "UPDATE whatsapp_templates SET status = $1, updated_at = $2 \
+                     WHERE user_id = $3 AND template_id = $4 AND status = 'PENDING'",
+                )
+                .bind(status)
+                .bind(db::now())
+                .bind(user_id)
+                .bind(&created.id)
+                .execute(&db.pool)
+                .await?;
+            }
+        }
+        // The template is submitted and stored; its status comes by webhook or Refresh.
+        Err(e) => {
+            tracing::warn!(user_id, error = %e, "could not re-read the new template's status")
+        }
+    }
     Ok(())
 }
 

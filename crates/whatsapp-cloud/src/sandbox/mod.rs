@@ -35,6 +35,9 @@ pub struct SandboxConfig {
     pub status_delay: Duration,
     /// How long a submitted template waits before the sandbox approves it.
     pub template_review: Duration,
+    /// How long the answer to a template submission is held (its review runs meanwhile): with a
+    /// review shorter than this, the status webhook arrives before the answer, as it can at Meta.
+    pub template_answer_delay: Duration,
     /// Share of calls that fail at random: a 500, a plain-text 503, a 130429, a slow answer or
     /// a lost answer (a message accepted, its answer held), about equally often.
     pub fault_rate: f64,
@@ -59,6 +62,7 @@ impl Default for SandboxConfig {
             pair_interval: Duration::from_secs(6),
             status_delay: Duration::from_millis(700),
             template_review: Duration::from_secs(5),
+            template_answer_delay: Duration::ZERO,
             fault_rate: 0.0,
             slow_delay: Duration::from_secs(30),
             record_exchanges: false,

@@ -284,6 +284,8 @@ pub(super) async fn create_template(
         Answer::ok(json!({ "id": id, "status": "PENDING", "category": category }))
     }
     .await;
+    let hold = sb.inner.config.lock().template_answer_delay;
+    tokio::time::sleep(hold).await;
     sb.respond(
         "/{Version}/{WABA-ID}/message_templates",
         "post",
