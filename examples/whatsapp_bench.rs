@@ -9,7 +9,7 @@
 //! b. A bulk send of 1,000 invoices (template path: no tenant has written) through the outbox
 //!    worker to an in-process Cloud API sandbox at its default 80 messages/s. Reports the rate
 //!    the sandbox accepted them at and the throughput and pair-rate refusals it answered.
-#[path = "../tests/common/mod.rs"]
+#[path = "../tests/it/common/mod.rs"]
 mod common;
 
 use axis_crm::{platform, sending::server::outbox};

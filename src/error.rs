@@ -89,7 +89,7 @@ pub enum AppError {
     Busy { retry_after_secs: u64 },
     /// WhatsApp (Meta's Graph API) refused or failed; nothing was changed.
     #[error("{}: {}", .0.title, .0.explanation)]
-    WhatsApp(WhatsAppProblem),
+    WhatsApp(Box<WhatsAppProblem>),
     /// The request came from another site and was refused.
     #[error("This request came from another site and was refused.")]
     Forbidden,

@@ -4,6 +4,8 @@
 //! One test in its own binary: it installs a global log subscriber at TRACE for every crate
 //! (sqlx, hyper, reqwest included) and keeps every line.
 
+// The world the other integration tests (tests/it/) use.
+#[path = "it/common/mod.rs"]
 mod common;
 
 use axum::http::StatusCode;

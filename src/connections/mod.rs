@@ -99,13 +99,7 @@ pub async fn get_whatsapp() -> Result<WhatsAppPage, AppError> {
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
-        whatsapp::page(
-            &state.db,
-            &state.whatsapp,
-            &state.config.public_url,
-            user_id,
-        )
-        .await
+        whatsapp::page(&state, user_id).await
     }
     .await;
     srv::finish("", &[], result).await
@@ -120,11 +114,11 @@ pub async fn connect_whatsapp(
     app_id: String,
     app_secret: String,
 ) -> Result<(), AppError> {
-    use crate::{connections::server as whatsapp, platform::context as srv};
+    use crate::{platform::context as srv, providers::meta};
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
-        let input = whatsapp::ConnectInput {
+        let input = meta::form::ConnectInput {
             phone_number_id: phone_number_id.clone(),
             access_token,
             business_account_id: business_account_id.clone(),
@@ -132,7 +126,7 @@ pub async fn connect_whatsapp(
             app_id: app_id.clone(),
             app_secret,
         };
-        whatsapp::connect(&state.db, &state.whatsapp, user_id, &input).await
+        meta::connect(&state, user_id, &input).await
     }
     .await;
     // Values typed come back after a failed no-JavaScript post; the token and secret never do.
@@ -147,9 +141,7 @@ pub async fn connect_whatsapp(
 
 #[server(endpoint = "whatsapp/sandbox")]
 pub async fn connect_sandbox() -> Result<(), AppError> {
-    use crate::{
-        accounts::server as auth, connections::server as whatsapp, platform::context as srv,
-    };
+    use crate::{accounts::server as auth, platform::context as srv, providers::meta};
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
@@ -157,7 +149,7 @@ pub async fn connect_sandbox() -> Result<(), AppError> {
             .await?
             .map(|u| u.business_name)
             .unwrap_or_default();
-        whatsapp::connect_sandbox(&state.db, &state.whatsapp, user_id, &business).await
+        meta::connect_sandbox(&state, user_id, &business).await
     }
     .await;
     srv::finish("whatsapp-sandbox", &[], result).await
@@ -169,7 +161,7 @@ pub async fn test_whatsapp() -> Result<(), AppError> {
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
-        whatsapp::test(&state.db, &state.whatsapp, user_id).await
+        whatsapp::test(&state, user_id).await
     }
     .await;
     srv::finish("whatsapp-test", &[], result).await
@@ -177,11 +169,11 @@ pub async fn test_whatsapp() -> Result<(), AppError> {
 
 #[server(endpoint = "whatsapp/test_env")]
 pub async fn test_env_whatsapp() -> Result<EnvManagedView, AppError> {
-    use crate::{connections::server as whatsapp, platform::context as srv};
+    use crate::{platform::context as srv, providers::meta};
     let result = async {
         let state = srv::app_state()?;
         srv::require_user_id().await?;
-        whatsapp::test_env(&state.whatsapp).await
+        meta::test_env(&state).await
     }
     .await;
     srv::finish("whatsapp-test-env", &[], result).await
@@ -189,11 +181,11 @@ pub async fn test_env_whatsapp() -> Result<EnvManagedView, AppError> {
 
 #[server(endpoint = "whatsapp/replace_token")]
 pub async fn replace_whatsapp_token(access_token: String) -> Result<(), AppError> {
-    use crate::{connections::server as whatsapp, platform::context as srv};
+    use crate::{platform::context as srv, providers::meta};
     let result = async {
         let state = srv::app_state()?;
         let user_id = srv::require_user_id().await?;
-        whatsapp::replace_token(&state.db, &state.whatsapp, user_id, &access_token).await
+        meta::replace_token(&state, user_id, &access_token).await
     }
     .await;
     srv::finish("whatsapp-replace", &[], result).await

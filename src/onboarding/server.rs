@@ -182,7 +182,7 @@ pub async fn wizard(
     };
     let facts = facts(db, user_id).await?;
     let steps = states(&facts, &p.marked);
-    let page = whatsapp::page(db, &state.whatsapp, &state.config.public_url, user_id).await?;
+    let page = whatsapp::page(state, user_id).await?;
     let (invoices, has_invoices) = invoice_choices(db, user_id).await?;
     Ok(Wizard {
         done: steps.iter().filter(|s| s.done).count(),
@@ -349,26 +349,21 @@ pub async fn reminder(db: &Db, user_id: i64) -> Result<Option<SetupReminder>, Ap
 
 /// With a sandbox connection, does what Meta does on "Verify and save" or "Test".
 pub async fn sandbox_webhook(state: &AppState, user_id: i64, action: &str) -> Result<(), AppError> {
-    let wa = &state.whatsapp;
-    let not_sandbox = || {
-        AppError::invalid("form", "These buttons work only with a sandbox connection; with Meta, use the buttons in your app's webhook settings.")
-    };
-    let rt = wa.sandbox.as_ref().ok_or_else(not_sandbox)?;
-    let stored = whatsapp::load(&state.db, wa, user_id)
-        .await?
-        .ok_or_else(not_sandbox)?;
-    if stored.mode != whatsapp::Mode::Sandbox {
-        return Err(not_sandbox());
-    }
-    let app_id = stored
-        .creds
-        .app
-        .as_ref()
-        .map(|a| a.app_id.clone())
-        .ok_or_else(not_sandbox)?;
+    let (rt, stored) = crate::providers::meta::sandbox_of(
+        state,
+        user_id,
+        "These buttons work only with a sandbox connection; with Meta, use the buttons in your app's webhook settings.",
+    )
+    .await?;
+    let app_id = stored.account.app_id.clone().ok_or_else(|| {
+        AppError::invalid(
+            "form",
+            "This sandbox connection has no app to send webhooks from.",
+        )
+    })?;
     let outcome = match action {
         "verify" => {
-            let page = whatsapp::page(&state.db, wa, &state.config.public_url, user_id).await?;
+            let page = whatsapp::page(state, user_id).await?;
             let token = page.connection.map(|c| c.verify_token).unwrap_or_default();
             rt.sandbox.verify_webhook(&app_id, &token).await
         }

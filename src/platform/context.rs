@@ -167,7 +167,7 @@ async fn keep_flash(mut flash: FormFlash) {
     };
     let seal = |f: &FormFlash| {
         serde_json::to_string(f)
-            .map(|json| state.whatsapp.keyring.encrypt(&json, FLASH_COOKIE))
+            .map(|json| state.keyring.encrypt(&json, FLASH_COOKIE))
             .unwrap_or_default()
     };
     let mut sealed = seal(&flash);
@@ -219,7 +219,6 @@ pub async fn take_flash(form: &str) -> Result<Option<FormFlash>, AppError> {
     };
     let state = app_state()?;
     let flash = state
-        .whatsapp
         .keyring
         .decrypt(&sealed, FLASH_COOKIE)
         .ok()

@@ -174,16 +174,25 @@ impl Statement {
         &self.sql
     }
 
+    /// Its values, in placeholder order.
+    fn arguments(&self) -> sqlx::any::AnyArguments<'_> {
+        use sqlx::Arguments;
+        let mut args = sqlx::any::AnyArguments::default();
+        for a in &self.args {
+            let added = match a {
+                Arg::Text(t) => args.add(t.as_str()),
+                Arg::Int(n) => args.add(*n),
+            };
+            // Encoding text or an integer for `Any` only copies it; it has no way to fail (and a
+            // missing value would be refused by the database as a wrong parameter count).
+            debug_assert!(added.is_ok(), "{added:?}");
+        }
+        args
+    }
+
     /// The statement with its values bound.
     pub fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
-        let mut q = sqlx::query(&self.sql);
-        for a in &self.args {
-            q = match a {
-                Arg::Text(t) => q.bind(t.clone()),
-                Arg::Int(n) => q.bind(*n),
-            };
-        }
-        q
+        sqlx::query_with(&self.sql, self.arguments())
     }
 
     /// The statement with its values bound, read into `T`'s fields.
@@ -191,14 +200,7 @@ impl Statement {
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
     {
-        let mut q = sqlx::query_as(&self.sql);
-        for a in &self.args {
-            q = match a {
-                Arg::Text(t) => q.bind(t.clone()),
-                Arg::Int(n) => q.bind(*n),
-            };
-        }
-        q
+        sqlx::query_as_with(&self.sql, self.arguments())
     }
 
     /// The statement with its values bound, reading one column.
@@ -208,14 +210,7 @@ impl Statement {
     where
         (T,): for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
     {
-        let mut q = sqlx::query_scalar(&self.sql);
-        for a in &self.args {
-            q = match a {
-                Arg::Text(t) => q.bind(t.clone()),
-                Arg::Int(n) => q.bind(*n),
-            };
-        }
-        q
+        sqlx::query_scalar_with(&self.sql, self.arguments())
     }
 }
 

@@ -13,8 +13,8 @@ pub mod state;
 
 use crate::{
     accounts::server as auth,
-    connections::server as whatsapp,
     invoices::server as invoices,
+    providers::{meta::MetaRuntime, Providers},
     sending::server::{outbox, webhooks},
 };
 
@@ -52,16 +52,26 @@ pub async fn prepare(
     db.migrate().await?;
     invoices::backfill_folds(&db).await?;
     db.optimize().await?;
-    let whatsapp = whatsapp::WhatsAppService::start(&config, leptos_options.site_addr).await?;
+    let keyring = Arc::new(crypto::Keyring::new(
+        &config.master_key,
+        &config.previous_master_keys,
+    ));
+    let meta = MetaRuntime::start(&config, leptos_options.site_addr).await?;
+    let restored = meta.restore_sandbox_accounts(&db, &keyring).await?;
+    if restored > 0 {
+        tracing::info!(restored, "sandbox connections restored");
+    }
+    let providers = Providers::default();
+    meta.register(&providers);
     let outbox = outbox::Outbox::new(config.outbox.clone());
-    let providers = Arc::new(whatsapp.providers());
     Ok(AppState {
         leptos_options,
         db,
         config: Arc::new(config),
-        whatsapp,
+        keyring,
         outbox,
-        providers,
+        providers: Arc::new(providers),
+        meta,
     })
 }
 

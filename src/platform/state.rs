@@ -1,6 +1,6 @@
 use crate::{
-    connections::server::WhatsAppService,
-    platform::{config::Config, db::Db},
+    platform::{config::Config, crypto::Keyring, db::Db},
+    providers::{meta::MetaRuntime, Providers},
 };
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
@@ -12,8 +12,11 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub config: Arc<Config>,
-    pub whatsapp: Arc<WhatsAppService>,
+    /// Seals every secret at rest (connection credentials, flash cookies).
+    pub keyring: Arc<Keyring>,
     pub outbox: Arc<crate::sending::server::outbox::Outbox>,
     /// The messaging providers, by stored name and mode.
-    pub providers: Arc<crate::sending::server::providers::Providers>,
+    pub providers: Arc<Providers>,
+    /// Meta's Cloud API as this server runs it: live client, sandbox, environment credentials.
+    pub meta: Arc<MetaRuntime>,
 }

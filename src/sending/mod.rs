@@ -343,7 +343,7 @@ pub async fn send_history(invoice_id: i64) -> Result<Vec<SendView>, AppError> {
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
-        outbox::history(&st.db, user, invoice_id).await
+        outbox::history(&st.db, &st.providers, user, invoice_id).await
     }
     .await;
     srv::finish("", &[], result).await
@@ -367,7 +367,7 @@ pub async fn refresh_templates() -> Result<(), AppError> {
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
-        templates::refresh(&st.db, &st.whatsapp, user).await
+        templates::refresh(&st, user).await
     }
     .await;
     srv::finish("whatsapp-templates", &[], result).await
@@ -379,7 +379,7 @@ pub async fn create_invoice_template() -> Result<(), AppError> {
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
-        templates::create_invoice_template(&st.db, &st.whatsapp, user).await
+        templates::create_invoice_template(&st, user).await
     }
     .await;
     srv::finish("whatsapp-templates", &[], result).await
@@ -416,7 +416,7 @@ pub async fn sandbox_reply(tenant_id: i64) -> Result<(), AppError> {
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
-        outbox::sandbox_reply(&st.db, &st.whatsapp, user, tenant_id).await
+        outbox::sandbox_reply(&st, user, tenant_id).await
     }
     .await;
     srv::finish("sandbox-reply", &[], result).await

@@ -13,9 +13,7 @@ use std::collections::HashMap;
 pub fn use_interval(ms: u64, tick: impl Fn() + Clone + 'static) {
     Effect::new(move |_| {
         let tick = tick.clone();
-        if let Ok(handle) =
-            set_interval_with_handle(move || tick(), std::time::Duration::from_millis(ms))
-        {
+        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_millis(ms)) {
             on_cleanup(move || handle.clear());
         }
     });

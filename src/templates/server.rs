@@ -2,12 +2,16 @@
 //! month's usage for the WhatsApp settings page.
 
 use crate::{
-    connections::server::{self as whatsapp, format_time, WhatsAppService},
-    platform::db::{self, Db},
+    connections::server::{self as whatsapp, format_time, Stored},
+    platform::{
+        db::{self, Db},
+        state::AppState,
+    },
 };
 use crate::{error::AppError, sending::*};
+use messaging::{Provider, TemplateDraft, TemplateInfo};
 use sqlx::Row;
-use whatsapp_cloud::types::Template;
+use std::sync::Arc;
 
 /// The name Axis CRM gives the template it creates.
 pub const INVOICE_TEMPLATE: &str = "axis_invoice_pdf";
@@ -17,25 +21,7 @@ pub const INVOICE_TEMPLATE_BODY: &str = "Hello {{1}}, here is your invoice {{2}}
 
 /// How many variables a body has.
 pub fn placeholders(text: &str) -> i64 {
-    whatsapp_cloud::types::template_variables(text) as i64
-}
-
-/// (header format, body text) of a template's components.
-fn shape(t: &Template) -> (Option<String>, String) {
-    let of = |kind: &str| {
-        t.components.iter().find(|c| {
-            c["type"]
-                .as_str()
-                .is_some_and(|k| k.eq_ignore_ascii_case(kind))
-        })
-    };
-    (
-        of("HEADER").and_then(|h| h["format"].as_str().map(str::to_ascii_uppercase)),
-        of("BODY")
-            .and_then(|b| b["text"].as_str())
-            .unwrap_or_default()
-            .to_string(),
-    )
+    messaging::template_variables(text) as i64
 }
 
 /// Why a template cannot carry an invoice, if it cannot.
@@ -163,7 +149,7 @@ pub async fn usage(db: &Db, user_id: i64) -> Result<UsageView, AppError> {
     Ok(view)
 }
 
-async fn store(db: &Db, user_id: i64, templates: &[Template]) -> Result<(), AppError> {
+async fn store(db: &Db, user_id: i64, templates: &[TemplateInfo]) -> Result<(), AppError> {
     let now = db::now();
     let mut tx = db.pool.begin().await?;
     sqlx::query("DELETE FROM whatsapp_templates WHERE user_id = $1")
@@ -171,7 +157,6 @@ async fn store(db: &Db, user_id: i64, templates: &[Template]) -> Result<(), AppE
         .execute(&mut *tx)
         .await?;
     for t in templates {
-        let (header, body) = shape(t);
         sqlx::query(
             "INSERT INTO whatsapp_templates (user_id, template_id, name, language, status, category, header_format, \
              body_text, body_params, reason, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
@@ -180,13 +165,13 @@ async fn store(db: &Db, user_id: i64, templates: &[Template]) -> Result<(), AppE
         .bind(user_id)
         .bind(t.id.clone().unwrap_or_default())
         .bind(&t.name)
-        .bind(t.language.clone().unwrap_or_default())
-        .bind(t.status.clone().unwrap_or_else(|| "UNKNOWN".into()))
-        .bind(t.category.clone().unwrap_or_default())
-        .bind(header)
-        .bind(&body)
-        .bind(placeholders(&body))
-        .bind(t.rejected_reason.clone().filter(|r| r != "NONE"))
+        .bind(&t.language)
+        .bind(&t.status)
+        .bind(&t.category)
+        .bind(&t.header_format)
+        .bind(&t.body_text)
+        .bind(placeholders(&t.body_text))
+        .bind(&t.reason)
         .bind(now)
         .execute(&mut *tx)
         .await?;
@@ -195,29 +180,25 @@ async fn store(db: &Db, user_id: i64, templates: &[Template]) -> Result<(), AppE
     Ok(())
 }
 
-fn no_waba() -> AppError {
-    AppError::invalid(
-        "form",
-        "Templates belong to the WhatsApp Business Account: reconnect with the Business Account ID to use them.",
-    )
-}
-
-/// Reads the account's templates from Meta.
-pub async fn refresh(db: &Db, wa: &WhatsAppService, user_id: i64) -> Result<(), AppError> {
-    let stored = whatsapp::load(db, wa, user_id)
+/// The user's connection and the provider it goes through.
+async fn connected(
+    state: &AppState,
+    user_id: i64,
+) -> Result<(Arc<dyn Provider>, Stored), AppError> {
+    let stored = whatsapp::load(&state.db, &state.keyring, user_id)
         .await?
         .ok_or_else(|| AppError::invalid("form", "Connect WhatsApp first."))?;
-    let waba = stored
-        .creds
-        .business_account_id
-        .clone()
-        .ok_or_else(no_waba)?;
-    let client = wa.client(stored.mode)?;
-    let secret = stored.creds.app.as_ref().map(|a| &a.app_secret);
-    let list = client
-        .templates(&waba, &stored.creds.access_token, secret)
+    Ok((state.providers.get(&stored.provider, stored.mode)?, stored))
+}
+
+/// Reads the account's templates from its provider.
+pub async fn refresh(state: &AppState, user_id: i64) -> Result<(), AppError> {
+    let (provider, stored) = connected(state, user_id).await?;
+    let list = provider
+        .templates(&stored.account)
         .await
-        .map_err(|e| whatsapp::graph_failure(e, &stored.creds.phone_number_id))?;
+        .map_err(|e| whatsapp::template_failure(e, &stored.account.sender))?;
+    let db = &state.db;
     store(db, user_id, &list).await?;
     // Keep the choice only while it still exists.
     sqlx::query(
@@ -233,60 +214,33 @@ pub async fn refresh(db: &Db, wa: &WhatsAppService, user_id: i64) -> Result<(), 
 }
 
 /// Submits Axis CRM's invoice template (UTILITY, a DOCUMENT header, four variables) and chooses it.
-pub async fn create_invoice_template(
-    db: &Db,
-    wa: &WhatsAppService,
-    user_id: i64,
-) -> Result<(), AppError> {
-    let stored = whatsapp::load(db, wa, user_id)
-        .await?
-        .ok_or_else(|| AppError::invalid("form", "Connect WhatsApp first."))?;
-    let waba = stored
-        .creds
-        .business_account_id
-        .clone()
-        .ok_or_else(no_waba)?;
-    let app = stored.creds.app.clone().ok_or_else(|| {
-        AppError::invalid(
-            "form",
-            "Creating a template with a PDF header needs the App ID and App Secret (Meta's upload API belongs to the app): add them under Advanced when you connect.",
-        )
-    })?;
-    let client = wa.client(stored.mode)?;
-    let token = &stored.creds.access_token;
-    let pnid = stored.creds.phone_number_id.clone();
-    let fail = |e| whatsapp::graph_failure(e, &pnid);
-    // Meta wants a sample of the header document, uploaded through the app's upload API.
-    let sample =
+pub async fn create_invoice_template(state: &AppState, user_id: i64) -> Result<(), AppError> {
+    let (provider, stored) = connected(state, user_id).await?;
+    let fail = |e| whatsapp::template_failure(e, &stored.account.sender);
+    // Reviewers want a sample of the header document.
+    let example_pdf =
         tokio::task::spawn_blocking(|| invoice_pdf::render(&invoice_pdf::sample_invoice()))
             .await
             .map_err(AppError::internal)?
             .map_err(AppError::internal)?;
-    let handle = client
-        .upload_header_example(
-            &app.app_id,
-            token,
-            Some(&app.app_secret),
-            "invoice-sample.pdf",
-            sample,
-        )
+    let draft = TemplateDraft {
+        name: INVOICE_TEMPLATE.into(),
+        language: INVOICE_TEMPLATE_LANGUAGE.into(),
+        category: "UTILITY".into(),
+        body: INVOICE_TEMPLATE_BODY.into(),
+        body_example: ["Ana Silva", "INV-0001", "£1,200.00", "1 December 2026"]
+            .map(String::from)
+            .to_vec(),
+        footer: Some("Sent with Axis CRM".into()),
+        example_filename: "invoice-sample.pdf".into(),
+        example_pdf,
+    };
+    let created = provider
+        .create_template(&stored.account, &draft)
         .await
         .map_err(fail)?;
-    let body = serde_json::json!({
-        "name": INVOICE_TEMPLATE,
-        "language": INVOICE_TEMPLATE_LANGUAGE,
-        "category": "UTILITY",
-        "components": [
-            {"type": "HEADER", "format": "DOCUMENT", "example": {"header_handle": [handle]}},
-            {"type": "BODY", "text": INVOICE_TEMPLATE_BODY,
-             "example": {"body_text": [["Ana Silva", "INV-0001", "£1,200.00", "1 December 2026"]]}},
-            {"type": "FOOTER", "text": "Sent with Axis CRM"}
-        ]
-    });
-    let created = client
-        .create_template(&waba, token, Some(&app.app_secret), &body)
-        .await
-        .map_err(fail)?;
+    let created_id = created.id.clone().unwrap_or_default();
+    let db = &state.db;
     let now = db::now();
     let mut tx = db.pool.begin().await?;
     sqlx::query(
@@ -302,11 +256,11 @@ pub async fn create_invoice_template(
          body_text, body_params, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'DOCUMENT', $7, $8, $9)",
     )
     .bind(user_id)
-    .bind(&created.id)
+    .bind(&created_id)
     .bind(INVOICE_TEMPLATE)
     .bind(INVOICE_TEMPLATE_LANGUAGE)
-    .bind(created.status.clone().unwrap_or_else(|| "PENDING".into()))
-    .bind(created.category.clone().unwrap_or_else(|| "UTILITY".into()))
+    .bind(&created.status)
+    .bind(&created.category)
     .bind(INVOICE_TEMPLATE_BODY)
     .bind(placeholders(INVOICE_TEMPLATE_BODY))
     .bind(now)
@@ -321,16 +275,16 @@ pub async fn create_invoice_template(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    tracing::info!(user_id, template_id = %created.id, "invoice template submitted to Meta");
+    tracing::info!(user_id, template_id = %created_id, provider = provider.id(), "invoice template submitted");
     // Meta may finish its review (a utility template can be approved in seconds) between its
     // answer above and this commit; its status webhook then found no row to update. Read the
     // status once more now that the row exists: anything later arrives by webhook.
-    match client.templates(&waba, token, Some(&app.app_secret)).await {
+    match provider.templates(&stored.account).await {
         Ok(list) => {
             let current = list
-                .iter()
-                .find(|t| t.id.as_deref() == Some(created.id.as_str()))
-                .and_then(|t| t.status.clone());
+                .into_iter()
+                .find(|t| t.id.is_some() && t.id == created.id)
+                .map(|t| t.status);
             // Only a row still pending is moved: a webhook that came after the commit is newer
             // than what was read here.
             if let Some(status) = current.filter(|s| s != "PENDING") {
@@ -341,7 +295,7 @@ pub async fn create_invoice_template(
                 .bind(status)
                 .bind(db::now())
                 .bind(user_id)
-                .bind(&created.id)
+                .bind(&created_id)
                 .execute(&db.pool)
                 .await?;
             }

@@ -10,10 +10,17 @@
 //! - [`ProviderError`]: every failure, classified into what the outbox does next
 //!   ([`Disposition`]) and which troubleshooting entry explains it ([`Problem`]).
 //! - [`DeliveryEvent`]: what a verified webhook says, in the order it said it.
+//! - [`ConnectionCheck`], [`TemplateInfo`], [`TemplateDraft`], [`AccountError`]: what the
+//!   settings page learns about a connection and its templates.
 
+mod account;
 mod error;
 mod event;
 
+pub use account::{
+    template_variables, AccountError, AccountField, ConnectionCheck, SenderStatus, TemplateDraft,
+    TemplateInfo, TokenLifetime,
+};
 pub use error::{Disposition, Pace, Problem, ProviderError};
 pub use event::{DeliveryEvent, DeliveryState, Inbound, Pricing, StatusUpdate, TemplateUpdate};
 pub use secrecy::{ExposeSecret, SecretString};
@@ -123,12 +130,26 @@ pub struct Accepted {
     pub recipient_id: Option<String>,
 }
 
-/// What the outbox needs from a provider to deliver an invoice. Implementations translate and
-/// classify; they keep no state about sends (the outbox does).
+/// What the app needs from a provider to connect an account and deliver an invoice.
+/// Implementations translate and classify; they keep no state about sends (the outbox does).
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
     /// The stored name of this provider.
     fn id(&self) -> ProviderId;
+
+    /// Proves the credentials work and describes the sending number: what the settings page
+    /// shows after "Connect" and "Test connection".
+    async fn check_connection(&self, account: &Account) -> Result<ConnectionCheck, AccountError>;
+
+    /// The account's message templates, every status.
+    async fn templates(&self, account: &Account) -> Result<Vec<TemplateInfo>, AccountError>;
+
+    /// Submits a template for approval and returns it as the provider now lists it.
+    async fn create_template(
+        &self,
+        account: &Account,
+        draft: &TemplateDraft,
+    ) -> Result<TemplateInfo, AccountError>;
 
     /// How long a prepared document may be referred to again (a retry, a template fallback)
     /// before it must be prepared anew.

@@ -1,11 +1,17 @@
 //! Meta's Cloud API behind the neutral [`messaging::Provider`] trait: the only place where the
 //! outbox's messages become Graph calls and Graph answers become neutral ones.
 
-use crate::{signature, types::Outgoing, webhook, GraphClient};
+use crate::{
+    error::{ApiError, ErrorKind, GraphError},
+    signature,
+    types::{Outgoing, PhoneNumber, Template, TokenKind},
+    webhook, AppCredentials, GraphClient,
+};
 use async_trait::async_trait;
 use messaging::{
-    Accepted, Account, DeliveryEvent, Media, Message, Provider, ProviderError, ProviderId,
-    Recipient,
+    Accepted, Account, AccountError, AccountField, ConnectionCheck, DeliveryEvent, Media, Message,
+    Provider, ProviderError, ProviderId, Recipient, SenderStatus, TemplateDraft, TemplateInfo,
+    TokenLifetime,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -22,6 +28,84 @@ pub struct MetaProvider {
 impl MetaProvider {
     pub fn new(client: GraphClient) -> Self {
         MetaProvider { client }
+    }
+}
+
+fn app(account: &Account) -> Option<AppCredentials> {
+    account
+        .app_id
+        .clone()
+        .zip(account.signing_secret.clone())
+        .map(|(app_id, app_secret)| AppCredentials { app_id, app_secret })
+}
+
+fn failed(e: GraphError) -> AccountError {
+    tracing::warn!(kind = %e.kind(), code = ?e.api().map(|a| a.code), fbtrace_id = ?e.fbtrace_id(), error = %e, "Graph API call failed");
+    AccountError::Provider(e.to_provider_error())
+}
+
+/// Templates belong to the WhatsApp Business Account.
+fn business_account(account: &Account) -> Result<&str, AccountError> {
+    account.account_id.as_deref().ok_or_else(|| AccountError::Field {
+        field: AccountField::AccountId,
+        message: "Templates belong to the WhatsApp Business Account: reconnect with the Business Account ID to use them.".into(),
+    })
+}
+
+/// What the settings page shows of a number.
+pub fn sender_status(p: &PhoneNumber) -> SenderStatus {
+    SenderStatus {
+        verified_name: p.verified_name.clone(),
+        display_phone_number: p.display_phone_number.clone(),
+        quality_rating: p.quality_rating.clone(),
+        name_status: p.name_status.clone(),
+        code_verification_status: p.code_verification_status.clone(),
+        status: p.status.clone(),
+        account_mode: p.account_mode.clone(),
+        throughput_level: p.throughput.as_ref().and_then(|t| t.level.clone()),
+        messaging_limit: p.messaging_limit(),
+        health_problems: p
+            .health_status
+            .as_ref()
+            .map(|h| h.problems())
+            .unwrap_or_default(),
+    }
+}
+
+fn lifetime(kind: TokenKind) -> TokenLifetime {
+    match kind {
+        TokenKind::Temporary { expires_at } => TokenLifetime::Temporary { expires_at },
+        TokenKind::Expiring { expires_at } => TokenLifetime::Expiring { expires_at },
+        TokenKind::Permanent => TokenLifetime::Permanent,
+        TokenKind::Unknown => TokenLifetime::Unknown,
+    }
+}
+
+/// A template's header format and body text, from its components.
+pub fn template_info(t: &Template) -> TemplateInfo {
+    let of = |kind: &str| {
+        t.components.iter().find(|c| {
+            c["type"]
+                .as_str()
+                .is_some_and(|k| k.eq_ignore_ascii_case(kind))
+        })
+    };
+    TemplateInfo {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        language: t.language.clone().unwrap_or_default(),
+        status: t
+            .status
+            .as_deref()
+            .unwrap_or("UNKNOWN")
+            .to_ascii_uppercase(),
+        category: t.category.clone().unwrap_or_default().to_ascii_uppercase(),
+        header_format: of("HEADER").and_then(|h| h["format"].as_str().map(str::to_ascii_uppercase)),
+        body_text: of("BODY")
+            .and_then(|b| b["text"].as_str())
+            .unwrap_or_default()
+            .to_string(),
+        reason: t.rejected_reason.clone().filter(|r| r != "NONE"),
     }
 }
 
@@ -61,6 +145,146 @@ pub fn outgoing(message: &Message) -> Outgoing {
 impl Provider for MetaProvider {
     fn id(&self) -> ProviderId {
         META
+    }
+
+    /// The number is visible to the token, belongs to the Business Account if one was given,
+    /// and (with the app's credentials) Meta tells what kind of token it is.
+    async fn check_connection(&self, account: &Account) -> Result<ConnectionCheck, AccountError> {
+        let token = &account.token;
+        let secret = account.signing_secret.as_ref();
+        let pnid = &account.sender;
+        let phone = self
+            .client
+            .phone_number(pnid, token, secret)
+            .await
+            .map_err(failed)?;
+        if let Some(waba) = &account.account_id {
+            let numbers = self
+                .client
+                .business_phone_numbers(waba, token, secret)
+                .await
+                .map_err(|e| match e.kind() {
+                    ErrorKind::UnknownObject => AccountError::Field {
+                        field: AccountField::AccountId,
+                        message: format!("Meta has no Business Account {waba} that this token may use. Check the ID, or leave it empty."),
+                    },
+                    _ => failed(e),
+                })?;
+            if !numbers.iter().any(|n| n.id == *pnid) {
+                return Err(AccountError::Field {
+                    field: AccountField::AccountId,
+                    message: format!("Phone Number ID {pnid} is not a number of Business Account {waba}. Check both IDs under API Setup."),
+                });
+            }
+        }
+        let kind = match app(account) {
+            None => TokenKind::Unknown,
+            Some(app) => match self.client.debug_token(token, &app).await {
+                Ok(info) if !info.is_valid => {
+                    return Err(failed(GraphError::Api(ApiError {
+                        http_status: 200,
+                        code: 190,
+                        subcode: None,
+                        error_type: None,
+                        message: "Meta reports this access token as not valid.".into(),
+                        details: None,
+                        user_title: None,
+                        user_msg: None,
+                        fbtrace_id: None,
+                        is_transient: false,
+                    })));
+                }
+                Ok(info) => info.kind(),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        ErrorKind::InvalidToken | ErrorKind::InvalidParameter
+                    ) =>
+                {
+                    return Err(AccountError::Field {
+                        field: AccountField::App,
+                        message: "Meta refused this App ID and App Secret. Copy both again from App settings → Basic in your Meta app.".into(),
+                    });
+                }
+                Err(e) => return Err(failed(e)),
+            },
+        };
+        Ok(ConnectionCheck {
+            sender: sender_status(&phone),
+            token: lifetime(kind),
+        })
+    }
+
+    async fn templates(&self, account: &Account) -> Result<Vec<TemplateInfo>, AccountError> {
+        let waba = business_account(account)?;
+        let list = self
+            .client
+            .templates(waba, &account.token, account.signing_secret.as_ref())
+            .await
+            .map_err(failed)?;
+        Ok(list.iter().map(template_info).collect())
+    }
+
+    /// Meta wants a sample of the header document, uploaded through the app's Resumable Upload
+    /// API, so creating a document template needs the App ID and App Secret.
+    async fn create_template(
+        &self,
+        account: &Account,
+        draft: &TemplateDraft,
+    ) -> Result<TemplateInfo, AccountError> {
+        let waba = business_account(account)?;
+        let app = app(account).ok_or_else(|| AccountError::Field {
+            field: AccountField::App,
+            message: "Creating a template with a PDF header needs the App ID and App Secret (Meta's upload API belongs to the app): add them under Advanced when you connect.".into(),
+        })?;
+        let token = &account.token;
+        let handle = self
+            .client
+            .upload_header_example(
+                &app.app_id,
+                token,
+                Some(&app.app_secret),
+                &draft.example_filename,
+                draft.example_pdf.clone(),
+            )
+            .await
+            .map_err(failed)?;
+        let mut components = vec![
+            json!({"type": "HEADER", "format": "DOCUMENT", "example": {"header_handle": [handle]}}),
+            json!({"type": "BODY", "text": draft.body, "example": {"body_text": [draft.body_example]}}),
+        ];
+        if let Some(footer) = &draft.footer {
+            components.push(json!({"type": "FOOTER", "text": footer}));
+        }
+        let body = json!({
+            "name": draft.name,
+            "language": draft.language,
+            "category": draft.category,
+            "components": components,
+        });
+        let created = self
+            .client
+            .create_template(waba, token, Some(&app.app_secret), &body)
+            .await
+            .map_err(failed)?;
+        Ok(TemplateInfo {
+            id: Some(created.id),
+            name: draft.name.clone(),
+            language: draft.language.clone(),
+            status: created
+                .status
+                .as_deref()
+                .unwrap_or("PENDING")
+                .to_ascii_uppercase(),
+            category: created
+                .category
+                .as_deref()
+                .unwrap_or(&draft.category)
+                .to_ascii_uppercase(),
+            header_format: Some("DOCUMENT".into()),
+            body_text: draft.body.clone(),
+            reason: None,
+        })
     }
 
     /// Media ids live 30 days at Meta; one day of margin.

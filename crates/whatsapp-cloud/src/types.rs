@@ -319,21 +319,7 @@ pub struct CreatedTemplate {
 
 /// The variables `{{…}}` of a template text, each counted once (`{{1}} … {{1}}` is one): what
 /// Meta expects one example value and one send parameter for.
-pub fn template_variables(text: &str) -> usize {
-    let mut seen = Vec::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("{{") {
-        rest = &rest[i + 2..];
-        if let Some(j) = rest.find("}}") {
-            let name = rest[..j].trim();
-            if !seen.contains(&name) {
-                seen.push(name);
-            }
-            rest = &rest[j + 2..];
-        }
-    }
-    seen.len()
-}
+pub use messaging::template_variables;
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,5 @@
 //! The server half of sending: the outbox (a table and its worker), the webhooks that report
-//! what became of each message, and the providers messages go through.
+//! what became of each message. The providers messages go through are in `crate::providers`.
 
 pub mod outbox;
-pub mod providers;
 pub mod webhooks;

@@ -13,8 +13,9 @@
 use super::outbox;
 use crate::sending::SendState;
 use crate::{
-    connections::server::{ctx, Mode},
+    connections::server::ctx,
     platform::{db, AppState},
+    providers::{meta::META, Mode},
 };
 use axum::{
     body::Bytes,
@@ -59,18 +60,11 @@ async fn target(state: &AppState, segment: &str, key: &str) -> Result<Option<Tar
     let Some(r) = row else { return Ok(None) };
     let user_id: i64 = r.try_get("user_id").map_err(|e| internal(&e))?;
     let name: String = r.try_get("provider").map_err(|e| internal(&e))?;
-    let legacy = segment == LEGACY_SEGMENT && name == whatsapp_cloud::META;
+    let legacy = segment == LEGACY_SEGMENT && name == META;
     if segment != name && !legacy {
         return Ok(None);
     }
-    let mode = match r
-        .try_get::<String, _>("mode")
-        .map_err(|e| internal(&e))?
-        .as_str()
-    {
-        "sandbox" => Mode::Sandbox,
-        _ => Mode::Live,
-    };
+    let mode = Mode::parse(&r.try_get::<String, _>("mode").map_err(|e| internal(&e))?);
     let Ok(provider) = state.providers.get(&name, mode) else {
         tracing::warn!(user_id, provider = %name, ?mode, "webhook for a provider this server does not run");
         return Ok(None);
@@ -79,7 +73,6 @@ async fn target(state: &AppState, segment: &str, key: &str) -> Result<Option<Tar
     let app_secret = match secret_enc {
         Some(enc) => Some(
             state
-                .whatsapp
                 .keyring
                 .decrypt(&enc, &ctx("app_secret", user_id))
                 .map_err(|e| internal(&e))?,
@@ -119,7 +112,6 @@ pub async fn verify(
         Err(r) => return r,
     };
     let verify_token = match state
-        .whatsapp
         .keyring
         .decrypt(&t.verify_token_enc, &ctx("verify_token", t.user_id))
     {

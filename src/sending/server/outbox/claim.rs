@@ -1,6 +1,7 @@
 //! Claiming due sends for this instance, with a lease: a worker that vanishes (a crash, a
 //! restart) loses its claims when the lease runs out, and they are reaped here.
 
+use super::settle::Failure;
 use crate::{
     error::AppError,
     platform::{
@@ -57,7 +58,7 @@ pub(super) async fn claim(state: &AppState, limit: usize) -> Result<Vec<i64>, Ap
     // duplicate it.
     sqlx::query(
         "UPDATE whatsapp_sends SET state = $2, state_rank = $3, in_flight = 0, next_attempt_at = $1, \
-           retrying = 1, error_title = 'No answer from WhatsApp', error_anchor = 'could-not-reach-whatsapp', updated_at = $1 \
+           retrying = 1, error_title = $5, error_anchor = $6, updated_at = $1 \
          WHERE state = $4 AND next_attempt_at <= $1 AND provider_message_id IS NULL AND user_id IN \
            (SELECT user_id FROM whatsapp_connections WHERE webhook_last_event_at IS NOT NULL)",
     )
@@ -65,19 +66,22 @@ pub(super) async fn claim(state: &AppState, limit: usize) -> Result<Vec<i64>, Ap
     .bind(Queued.as_str())
     .bind(Queued.rank())
     .bind(Unknown.as_str())
+    .bind(Failure::NO_ANSWER.title)
+    .bind(Failure::NO_ANSWER.anchor)
     .execute(&db.pool)
     .await?;
     sqlx::query(
         "UPDATE whatsapp_sends SET state = $2, state_rank = $3, in_flight = 0, failed_at = $1, retrying = 0, \
-           error_title = 'Outcome unknown', error_anchor = 'outcome-unknown', \
-           error_detail = 'WhatsApp did not answer in time, and no webhook has reached this connection, so Axis CRM cannot tell whether the message arrived. Check with the tenant or in WhatsApp Manager, then use Send again if it did not.', \
-           updated_at = $1 \
+           error_title = $5, error_anchor = $6, error_detail = $7, updated_at = $1 \
          WHERE state = $4 AND next_attempt_at <= $1 AND provider_message_id IS NULL",
     )
     .bind(now)
     .bind(Failed.as_str())
     .bind(Failed.rank())
     .bind(Unknown.as_str())
+    .bind(Failure::OUTCOME_UNKNOWN.title)
+    .bind(Failure::OUTCOME_UNKNOWN.anchor)
+    .bind(Failure::OUTCOME_UNKNOWN.detail)
     .execute(&db.pool)
     .await?;
     let sql = match db.backend {

@@ -6,7 +6,6 @@ use super::{
     WINDOW_SECS,
 };
 use crate::{
-    connections::server::{self as whatsapp, Mode, WhatsAppService},
     error::AppError,
     invoices::server as invoices,
     platform::{
@@ -209,22 +208,14 @@ async fn invoice_number(db: &Db, user_id: i64, id: i64) -> Result<String, AppErr
 }
 
 /// Sandbox connections only: the tenant "writes" to the business number.
-pub async fn sandbox_reply(
-    db: &Db,
-    wa: &WhatsAppService,
-    user_id: i64,
-    tenant_id: i64,
-) -> Result<(), AppError> {
-    let stored = whatsapp::load(db, wa, user_id)
-        .await?
-        .filter(|s| s.mode == Mode::Sandbox)
-        .ok_or_else(|| {
-            AppError::invalid("form", "Replies can only be simulated with the sandbox.")
-        })?;
-    let rt = wa
-        .sandbox
-        .as_ref()
-        .ok_or_else(|| AppError::invalid("form", "The sandbox is turned off on this server."))?;
+pub async fn sandbox_reply(state: &AppState, user_id: i64, tenant_id: i64) -> Result<(), AppError> {
+    let (rt, stored) = crate::providers::meta::sandbox_of(
+        state,
+        user_id,
+        "Replies can only be simulated with the sandbox.",
+    )
+    .await?;
+    let db = &state.db;
     let phone: Option<String> =
         sqlx::query_scalar("SELECT phone_e164 FROM tenants WHERE id = $1 AND user_id = $2")
             .bind(tenant_id)
@@ -235,7 +226,7 @@ pub async fn sandbox_reply(
     let phone =
         phone.ok_or_else(|| AppError::invalid("form", "The tenant has no phone number."))?;
     rt.sandbox.simulate_inbound(
-        &stored.creds.phone_number_id,
+        &stored.account.sender,
         &phone,
         "Hello, thanks for the reminder. (Simulated by the sandbox.)",
     );

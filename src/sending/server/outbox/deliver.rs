@@ -83,11 +83,11 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
     let Some(job) = load_job(db, id, &outbox.instance).await? else {
         return Ok(()); // someone else settled it
     };
-    let Some(stored) = whatsapp::load(db, &state.whatsapp, job.user_id).await? else {
+    let Some(stored) = whatsapp::load(db, &state.keyring, job.user_id).await? else {
         return failed(state, &job, "-", Failure::not_connected()).await;
     };
     let provider = state.providers.get(&stored.provider, stored.mode)?;
-    let account = stored.account();
+    let account = &stored.account;
     let sender = account.sender.clone();
     let facts = invoice_facts(db, job.user_id, job.invoice_id).await?;
     let now = db::now();
@@ -143,7 +143,7 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
         Some(reference) => Media { reference },
         None => {
             let (_, pdf) = invoices::pdf(db, job.user_id, job.invoice_id).await?;
-            match provider.prepare_document(&account, &filename, pdf).await {
+            match provider.prepare_document(account, &filename, pdf).await {
                 Ok(m) => {
                     sqlx::query(
                         "UPDATE whatsapp_sends SET media_ref = $1, media_prepared_at = $2, sender_id = $3 WHERE id = $4",
@@ -204,8 +204,8 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
 
     // From here on the provider may take the message even if we never hear back.
     let marked = sqlx::query(
-        "UPDATE whatsapp_sends SET in_flight = 1, kind = $1, sender_id = $2, updated_at = $3, locked_until = $6 \
-         WHERE id = $4 AND state = $8 AND locked_by = $5 AND attempts = $7",
+        "UPDATE whatsapp_sends SET in_flight = 1, kind = $1, sender_id = $2, updated_at = $3, locked_until = $6, \
+         provider = $9 WHERE id = $4 AND state = $8 AND locked_by = $5 AND attempts = $7",
     )
     .bind(kind)
     .bind(&sender)
@@ -215,6 +215,7 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
     .bind(db::now() + outbox.settings.lease.as_secs() as i64)
     .bind(job.attempts)
     .bind(SendState::Sending.as_str())
+    .bind(provider.id())
     .execute(&db.pool)
     .await?
     .rows_affected();
@@ -222,10 +223,7 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
         return Ok(()); // the lease was lost; another worker owns it now
     }
     let tag = callback_tag(job.id, job.attempts);
-    match provider
-        .send(&account, &job.recipient, &message, &tag)
-        .await
-    {
+    match provider.send(account, &job.recipient, &message, &tag).await {
         Ok(a) => accepted(state, &job, kind, a).await,
         Err(e) => super::settle::provider_failed(state, &job, &sender, kind, e, true).await,
     }

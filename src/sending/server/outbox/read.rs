@@ -10,6 +10,7 @@ use crate::{
     error::AppError,
     invoices::types::Status,
     platform::db::{self, Db, Statement},
+    providers::Providers,
     sending::*,
 };
 use sqlx::Row;
@@ -281,7 +282,12 @@ pub async fn news(db: &Db, user_id: i64, ids: &[i64]) -> Result<SendNews, AppErr
 }
 
 /// Every send of an invoice, newest first, with its attempts.
-pub async fn history(db: &Db, user_id: i64, invoice_id: i64) -> Result<Vec<SendView>, AppError> {
+pub async fn history(
+    db: &Db,
+    providers: &Providers,
+    user_id: i64,
+    invoice_id: i64,
+) -> Result<Vec<SendView>, AppError> {
     // Another user's invoice is "not found", not an empty history.
     let owned: Option<i64> =
         sqlx::query_scalar("SELECT id FROM invoices WHERE id = $1 AND user_id = $2")
@@ -295,7 +301,7 @@ pub async fn history(db: &Db, user_id: i64, invoice_id: i64) -> Result<Vec<SendV
     let rows = sqlx::query(
         "SELECT s.id, s.invoice_id, s.state, s.kind, s.error_title, s.error_anchor, s.retrying, s.updated_at, \
          s.recipient, s.created_at, s.provider_message_id, s.error_code, s.error_detail, s.accepted_at, s.sent_at, s.delivered_at, \
-         s.read_at, s.failed_at FROM whatsapp_sends s WHERE s.user_id = $1 AND s.invoice_id = $2 ORDER BY s.id DESC LIMIT 20",
+         s.read_at, s.failed_at, s.provider FROM whatsapp_sends s WHERE s.user_id = $1 AND s.invoice_id = $2 ORDER BY s.id DESC LIMIT 20",
     )
     .bind(user_id)
     .bind(invoice_id)
@@ -318,6 +324,9 @@ pub async fn history(db: &Db, user_id: i64, invoice_id: i64) -> Result<Vec<SendV
         }
         let problem = match (&badge.reason, badge.state.as_str()) {
             (Some(title), "failed") => Some(stored_problem(
+                providers
+                    .any_mode(&r.try_get::<String, _>("provider")?)
+                    .as_deref(),
                 title,
                 r.try_get("error_code")?,
                 r.try_get("error_detail")?,
@@ -365,16 +374,17 @@ pub async fn history(db: &Db, user_id: i64, invoice_id: i64) -> Result<Vec<SendV
     Ok(out)
 }
 
-/// Rebuilds the troubleshooting entry for a stored failure: Meta's entry for its code, else
-/// the app's own title and explanation.
+/// Rebuilds the troubleshooting entry for a stored failure: the entry for the code of the
+/// provider that reported it, else the app's own title and explanation.
 fn stored_problem(
+    provider: Option<&dyn messaging::Provider>,
     title: &str,
     code: Option<i64>,
     detail: Option<String>,
     anchor: Option<String>,
 ) -> crate::error::WhatsAppProblem {
-    match code {
-        Some(c) => whatsapp::problem_for_code(c, detail),
+    match code.zip(provider) {
+        Some((c, p)) => whatsapp::problem_for_code(p, c, detail),
         None => crate::error::WhatsAppProblem {
             title: title.to_string(),
             explanation: detail.unwrap_or_default(),

@@ -34,31 +34,55 @@ impl Failure {
         }
     }
 
-    fn plain(title: &str, anchor: &str, detail: &str) -> Self {
+    fn plain(p: AppProblem) -> Self {
         Failure {
-            title: title.into(),
-            anchor: anchor.into(),
+            title: p.title.into(),
+            anchor: p.anchor.into(),
             code: None,
-            detail: Some(detail.into()),
+            detail: Some(p.detail.into()),
             trace_id: None,
         }
     }
 
+    /// Retrying after no answer came and the provider never took the message (the claim loop
+    /// writes it; the entry is "Could not reach WhatsApp").
+    pub(super) const NO_ANSWER: AppProblem = AppProblem {
+        title: "No answer from WhatsApp",
+        anchor: "could-not-reach-whatsapp",
+        detail: "",
+    };
+
+    /// No answer, and no webhook could ever say whether the message was taken.
+    pub(super) const OUTCOME_UNKNOWN: AppProblem = AppProblem {
+        title: "Outcome unknown",
+        anchor: "outcome-unknown",
+        detail: "WhatsApp did not answer in time, and no webhook has reached this connection, so Axis CRM cannot tell whether the message arrived. Check with the tenant or in WhatsApp Manager, then use Send again if it did not.",
+    };
+
     pub(super) fn not_connected() -> Self {
-        Failure::plain(
-            "WhatsApp is not connected",
-            "not-connected",
-            "Connect WhatsApp under Settings → WhatsApp Integration, then send again.",
-        )
+        Failure::plain(AppProblem {
+            title: "WhatsApp is not connected",
+            anchor: "not-connected",
+            detail: "Connect WhatsApp under Settings → WhatsApp Integration, then send again.",
+        })
     }
 
     pub(super) fn no_template() -> Self {
-        Failure::plain(
-            "No approved invoice template",
-            "template-problems",
-            "The tenant has not written in the last 24 hours, so WhatsApp only allows an approved template. Create or choose the invoice template under Settings → WhatsApp Integration → Message templates.",
-        )
+        Failure::plain(AppProblem {
+            title: "No approved invoice template",
+            anchor: "template-problems",
+            detail: "The tenant has not written in the last 24 hours, so WhatsApp only allows an approved template. Create or choose the invoice template under Settings → WhatsApp Integration → Message templates.",
+        })
     }
+}
+
+/// A failure the app itself reports: its reason, the troubleshooting entry that explains it
+/// (`help::troubleshooting::ENTRIES`, by anchor), and what to do.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct AppProblem {
+    pub title: &'static str,
+    pub anchor: &'static str,
+    pub detail: &'static str,
 }
 
 /// Where a failed attempt leaves its send.
@@ -355,6 +379,38 @@ mod tests {
         assert_eq!(
             (x.state, x.retrying, x.failed_at, x.next_attempt_at),
             (SendState::Failed, false, Some(now), None)
+        );
+    }
+
+    /// Each failure the app reports itself links to an entry that exists.
+    #[test]
+    fn app_failures_link_to_their_entries() {
+        let all = [Failure::NO_ANSWER, Failure::OUTCOME_UNKNOWN];
+        for p in all {
+            assert!(
+                crate::help::troubleshooting::entry(p.anchor).is_some(),
+                "{p:?}"
+            );
+        }
+        for f in [Failure::not_connected(), Failure::no_template()] {
+            assert!(
+                crate::help::troubleshooting::entry(&f.anchor).is_some(),
+                "{}",
+                f.anchor
+            );
+        }
+        // The reason a stopped send shows is the entry's own title where the entry is the app's.
+        assert_eq!(
+            crate::help::troubleshooting::entry("outcome-unknown")
+                .unwrap()
+                .title,
+            Failure::OUTCOME_UNKNOWN.title
+        );
+        assert_eq!(
+            crate::help::troubleshooting::entry("not-connected")
+                .unwrap()
+                .title,
+            Failure::not_connected().title
         );
     }
 }

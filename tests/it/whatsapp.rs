@@ -2,7 +2,7 @@
 //! Meta: connecting, every error the guide's troubleshooting covers, temporary tokens, test,
 //! replace, disconnect, the built-in sandbox, ownership, environment credentials, key rotation.
 
-mod common;
+use crate::common;
 
 use axis_crm::error::AppError;
 use axum::http::StatusCode;
@@ -401,7 +401,7 @@ async fn test_replace_and_disconnect(backend: Backend) {
     let p = page(&mut b).await;
     assert_eq!(p["connection"]["sandbox"], true);
     assert_eq!(p["connection"]["verified_name"], "Silva Lettings");
-    let sandbox = &app.state.whatsapp.sandbox.as_ref().unwrap().sandbox;
+    let sandbox = &app.state.meta.sandbox.as_ref().unwrap().sandbox;
     let pnid = p["connection"]["phone_number_id"]
         .as_str()
         .unwrap()

@@ -5,9 +5,9 @@
 //! on PostgreSQL.
 //!
 //! The `known_bugs` tests at the end are ignored: they reproduce outbox bugs that are not fixed
-//! yet (`cargo test --features ssr --test faults -- --ignored`).
+//! yet (`cargo test --features ssr --test it faults:: -- --ignored`).
 
-mod common;
+use crate::common;
 
 use common::{world::World, Backend};
 use std::time::{Duration, Instant};

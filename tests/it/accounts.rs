@@ -1,7 +1,7 @@
 //! Accounts through the real router: sign-up, log-in, throttling, sessions, cross-origin refusal,
 //! and the no-JavaScript form path. Every test runs on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use axis_crm::error::AppError;
 use axum::http::StatusCode;

@@ -3,7 +3,7 @@
 //! connection, the sandbox's webhook handshake and test event, an invoice reaching "sent"), and
 //! the same forms without JavaScript.
 
-mod common;
+use crate::common;
 
 use axum::http::StatusCode;
 use common::{world::World, Backend, Client, TestApp};
@@ -337,7 +337,7 @@ async fn the_sandbox_walks_to_a_sent_invoice(backend: Backend) {
         "the sandbox proves nothing about Meta's steps"
     );
     // Point the sandbox at this test's served router (the app's own address is not served here).
-    let sandbox = &app.state.whatsapp.sandbox.as_ref().unwrap().sandbox;
+    let sandbox = &app.state.meta.sandbox.as_ref().unwrap().sandbox;
     let app_id = w["connection"]["app_id"].as_str().unwrap().to_string();
     let path = url::Url::parse(w["connection"]["webhook_url"].as_str().unwrap())
         .unwrap()

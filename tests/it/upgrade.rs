@@ -9,7 +9,7 @@
 //! When a later migration renames a table or a column, say so in [`RENAMED_TABLES`] or
 //! [`RENAMED_COLUMNS`]: the test then checks the data arrived under the new name.
 
-mod common;
+use crate::common;
 
 use axis_crm::{
     accounts::server as auth,
@@ -68,7 +68,7 @@ const RENAMED_COLUMNS: &[(&str, &str, &str)] = &[
     ("whatsapp_inbound", "wamid", "provider_message_id"),
 ];
 
-const FIXTURE: &str = include_str!("fixtures/release-2026-12-02.sql");
+const FIXTURE: &str = include_str!("../fixtures/release-2026-12-02.sql");
 
 /// The test's master key (`AXIS_MASTER_KEY`); the fixture's secrets are sealed with it.
 const MASTER_KEY: [u8; 32] = *b"axis upgrade test master key 32b";

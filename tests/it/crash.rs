@@ -4,7 +4,7 @@
 //! answer died with the process are settled by Meta's (retried) status webhooks instead of being
 //! sent twice. Runs on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{world::World, Backend};
 use std::{

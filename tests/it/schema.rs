@@ -3,7 +3,7 @@
 //! plain indexes, and foreign keys. A migration written for one dialect only, or a column that is
 //! NOT NULL in one and nullable in the other, fails here.
 
-mod common;
+use crate::common;
 
 use common::{Backend, TestApp};
 use std::collections::BTreeSet;

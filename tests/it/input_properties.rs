@@ -1,7 +1,7 @@
 //! Properties of the input rules over arbitrary and hostile text: nothing panics, and what is
 //! accepted is within its rule and stored in a form the same rule accepts unchanged.
 
-mod common;
+use crate::common;
 
 use axis_crm::{
     error::FieldErrors,

@@ -2,7 +2,7 @@
 //! PostgreSQL: numbering, totals, statuses, the table's paging/sorting/search/filter, ownership of
 //! every server function, and the PDF (checked with pdftotext and qpdf).
 
-mod common;
+use crate::common;
 
 use axis_crm::error::AppError;
 use axum::http::StatusCode;

@@ -3,17 +3,15 @@
 //! a webhook settles, a closed window that falls back to the template, and a final failure. No
 //! Meta type appears in this file. Each test runs on SQLite and on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use async_trait::async_trait;
-use axis_crm::{
-    connections::server::{self as whatsapp, Mode},
-    templates::server as templates,
-};
+use axis_crm::{connections::server as whatsapp, providers::Mode, templates::server as templates};
 use common::{world::World, Backend};
 use messaging::{
-    Accepted, Account, DeliveryEvent, DeliveryState, Disposition, Inbound, Media, Message, Pace,
-    Problem, Provider, ProviderError, ProviderId, Recipient, SecretString, StatusUpdate,
+    Accepted, Account, AccountError, ConnectionCheck, DeliveryEvent, DeliveryState, Disposition,
+    Inbound, Media, Message, Pace, Problem, Provider, ProviderError, ProviderId, Recipient,
+    SecretString, SenderStatus, StatusUpdate, TemplateDraft, TemplateInfo, TokenLifetime,
 };
 use parking_lot::Mutex;
 use std::{collections::VecDeque, sync::Arc, time::Duration};
@@ -49,6 +47,8 @@ struct ScriptProvider {
     answers: Mutex<VecDeque<Result<String, ProviderError>>>,
     calls: Mutex<Vec<Call>>,
     prepared: Mutex<usize>,
+    /// Templates submitted, approved at once.
+    templates: Mutex<Vec<TemplateInfo>>,
 }
 
 impl ScriptProvider {
@@ -72,6 +72,60 @@ impl Provider for ScriptProvider {
 
     fn media_lifetime(&self) -> Duration {
         Duration::from_secs(3600)
+    }
+
+    async fn check_connection(&self, account: &Account) -> Result<ConnectionCheck, AccountError> {
+        use messaging::ExposeSecret;
+        if account.token.expose_secret() != "script-api-token" {
+            return Err(ProviderError::new(
+                Disposition::Final,
+                Problem::InvalidCredentials { expired: false },
+            )
+            .into());
+        }
+        Ok(ConnectionCheck {
+            sender: SenderStatus {
+                verified_name: Some("Script Lettings".into()),
+                display_phone_number: Some("+44 7700 900999".into()),
+                ..Default::default()
+            },
+            token: TokenLifetime::Permanent,
+        })
+    }
+
+    async fn templates(&self, _: &Account) -> Result<Vec<TemplateInfo>, AccountError> {
+        Ok(self.templates.lock().clone())
+    }
+
+    async fn create_template(
+        &self,
+        _: &Account,
+        draft: &TemplateDraft,
+    ) -> Result<TemplateInfo, AccountError> {
+        assert!(
+            draft.example_pdf.starts_with(b"%PDF"),
+            "a sample for review"
+        );
+        assert_eq!(
+            draft.body_example.len(),
+            messaging::template_variables(&draft.body)
+        );
+        let t = TemplateInfo {
+            id: Some(format!("tpl-{}", draft.name)),
+            name: draft.name.clone(),
+            language: draft.language.clone(),
+            status: "APPROVED".into(),
+            category: draft.category.clone(),
+            header_format: Some("DOCUMENT".into()),
+            body_text: draft.body.clone(),
+            reason: None,
+        };
+        self.templates.lock().push(t.clone());
+        // It answers "pending"; a re-read finds it approved.
+        Ok(TemplateInfo {
+            status: "PENDING".into(),
+            ..t
+        })
     }
 
     async fn prepare_document(
@@ -196,7 +250,7 @@ async fn world(backend: Backend, provider: Arc<ScriptProvider>) -> World {
         .build()
         .await;
     let state = w.state();
-    state.providers.register(Mode::Live, provider);
+    state.providers.register(Mode::Live, provider.clone());
     let account = Account {
         sender: SENDER.into(),
         token: SecretString::from("script-api-token"),
@@ -204,17 +258,10 @@ async fn world(backend: Backend, provider: Arc<ScriptProvider>) -> World {
         app_id: None,
         signing_secret: Some(SecretString::from(SIGNING_SECRET)),
     };
-    whatsapp::save_account(
-        &state.db,
-        &state.whatsapp.keyring,
-        w.user_id(),
-        SCRIPT,
-        Mode::Live,
-        &account,
-        None,
-    )
-    .await
-    .unwrap();
+    let key = whatsapp::connect(state, w.user_id(), &*provider, Mode::Live, &account, None)
+        .await
+        .unwrap();
+    assert_eq!(key, w.reads().connection().await.webhook_key);
     w
 }
 
@@ -345,9 +392,10 @@ async fn closed_window_falls_back_to_the_template(backend: Backend) {
         Ok("m-template"),
     ]);
     let w = world(backend, p.clone()).await;
-    w.stage()
-        .approved_invoice_template(w.user_id(), "axis_invoice_pdf", "en")
-        .await;
+    // The invoice template is created through the provider, chosen, and approved on re-reading.
+    templates::create_invoice_template(w.state(), w.user_id())
+        .await
+        .unwrap();
     templates::choose(&w.state().db, w.user_id(), "axis_invoice_pdf|en")
         .await
         .unwrap();

@@ -2,7 +2,7 @@
 //! outbox, the worker, the webhooks and what the pages are told. Each test runs on SQLite and
 //! on PostgreSQL.
 
-mod common;
+use crate::common;
 
 use common::{
     reads::Reads,
@@ -408,7 +408,6 @@ async fn webhooks_are_checked_and_idempotent(backend: Backend) {
     let token = w
         .app
         .state
-        .whatsapp
         .keyring
         .decrypt(
             &connection.verify_token_sealed,
