@@ -108,7 +108,7 @@ pub async fn connect(
         .check_connection(account)
         .await
         .map_err(|e| check_failure(e, &account.sender))?;
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.write().await?;
     let key = insert_connection(
         &mut tx,
         &state.keyring,
@@ -141,7 +141,7 @@ pub async fn save_account(
     account: &Account,
     phone_e164: Option<&str>,
 ) -> Result<(), AppError> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.write().await?;
     insert_connection(
         &mut tx, keyring, user_id, provider, mode, account, phone_e164,
     )

@@ -256,7 +256,7 @@ pub async fn mark(db: &Db, user_id: i64, step: &str, done: bool) -> Result<&'sta
         .ok_or_else(|| AppError::invalid("step", format!("There is no step called \"{step}\".")))?;
     start(db, user_id).await?;
     let now = db::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.write().await?;
     if done {
         sqlx::query(
             "INSERT INTO onboarding_steps (user_id, step, done_at) VALUES ($1, $2, $3) ON CONFLICT (user_id, step) DO NOTHING",

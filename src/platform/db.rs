@@ -69,6 +69,18 @@ impl Db {
         Ok(())
     }
 
+    /// Begins a transaction that will write. On SQLite it takes the write lock first
+    /// (`BEGIN IMMEDIATE`), waiting up to the busy timeout for another writer: a deferred
+    /// transaction that reads and then writes cannot wait in WAL mode and fails at once with
+    /// `database is locked` (codes 5 and 517) when another writer got there between its read and
+    /// its write. PostgreSQL's `BEGIN` already waits on row locks.
+    pub async fn write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// Cheap round trip for the readiness probe.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")

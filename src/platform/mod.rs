@@ -96,7 +96,9 @@ pub fn router(state: AppState) -> Router {
         .route("/fonts/{file}", get(web_font))
         .route(
             "/webhooks/{provider}/{key}",
-            get(webhooks::verify).post(webhooks::receive),
+            get(webhooks::verify)
+                .post(webhooks::receive)
+                .layer(axum::extract::DefaultBodyLimit::max(webhooks::MAX_BODY)),
         )
         .leptos_routes_with_context(&state, routes, leptos::nonce::provide_nonce, {
             let options = state.leptos_options.clone();

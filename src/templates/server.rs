@@ -151,7 +151,7 @@ pub async fn usage(db: &Db, user_id: i64) -> Result<UsageView, AppError> {
 
 async fn store(db: &Db, user_id: i64, templates: &[TemplateInfo]) -> Result<(), AppError> {
     let now = db::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.write().await?;
     sqlx::query("DELETE FROM whatsapp_templates WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)
@@ -242,7 +242,7 @@ pub async fn create_invoice_template(state: &AppState, user_id: i64) -> Result<(
     let created_id = created.id.clone().unwrap_or_default();
     let db = &state.db;
     let now = db::now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.write().await?;
     sqlx::query(
         "DELETE FROM whatsapp_templates WHERE user_id = $1 AND name = $2 AND language = $3",
     )

@@ -16,4 +16,5 @@ mod schema;
 mod seam;
 mod sending;
 mod upgrade;
+mod webhooks;
 mod whatsapp;

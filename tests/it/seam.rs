@@ -7,7 +7,7 @@ use crate::common;
 
 use async_trait::async_trait;
 use axis_crm::{connections::server as whatsapp, providers::Mode, templates::server as templates};
-use common::{world::World, Backend};
+use common::{world::World, Backend, FAST};
 use messaging::{
     Accepted, Account, AccountError, ConnectionCheck, DeliveryEvent, DeliveryState, Disposition,
     Inbound, Media, Message, Pace, Problem, Provider, ProviderError, ProviderId, Recipient,
@@ -15,14 +15,6 @@ use messaging::{
 };
 use parking_lot::Mutex;
 use std::{collections::VecDeque, sync::Arc, time::Duration};
-
-const FAST: &[(&str, &str)] = &[
-    ("AXIS_SANDBOX", "off"),
-    ("AXIS_OUTBOX_RETRY_BASE_MS", "20"),
-    ("AXIS_OUTBOX_RECONCILE_SECS", "2"),
-    ("AXIS_OUTBOX_MAX_ATTEMPTS", "10"),
-    ("WHATSAPP_PAIR_INTERVAL_SECS", "0"),
-];
 
 /// The provider's stored name: connections to it have webhooks at `/webhooks/script/{key}`.
 const SCRIPT: ProviderId = "script";

@@ -7,19 +7,10 @@ use crate::common;
 use common::{
     reads::Reads,
     world::{World, WorldBuilder},
-    Backend, Client,
+    Backend, Client, FAST,
 };
 use std::time::Duration;
 use whatsapp_cloud::sandbox::Fault;
-
-const FAST: &[(&str, &str)] = &[
-    ("AXIS_SANDBOX", "off"),
-    ("AXIS_OUTBOX_RETRY_BASE_MS", "20"),
-    ("AXIS_OUTBOX_RECONCILE_SECS", "2"),
-    ("AXIS_OUTBOX_MAX_ATTEMPTS", "10"),
-    ("WHATSAPP_HTTP_TIMEOUT_SECS", "1"),
-    ("WHATSAPP_PAIR_INTERVAL_SECS", "0"),
-];
 
 /// A user connected to a fake Meta with sample data, webhooks pointed at the app, and the
 /// invoice template created and approved; the outbox's timings made short.

@@ -5,7 +5,7 @@ use crate::{input, platform::db::Db};
 /// Fills in the search folds of rows written before migration 006 (or by hand): idempotent, and a
 /// no-op once every row has them.
 pub async fn backfill_folds(db: &Db) -> Result<(), sqlx::Error> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.write().await?;
     let tenants: Vec<(i64, String)> =
         sqlx::query_as("SELECT id, name FROM tenants WHERE name_fold IS NULL")
             .fetch_all(&mut *tx)

@@ -167,7 +167,7 @@ pub async fn save_invoice(
         ));
     }
     let ts = now();
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.write().await?;
     let id = match d.id {
         Some(id) => {
             let status: Option<String> =

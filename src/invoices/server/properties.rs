@@ -67,7 +67,7 @@ pub async fn save_property(
         }
     }
     e.into_result()?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.write().await?;
     let id = match id {
         Some(id) => {
             let done = sqlx::query("UPDATE properties SET name = $1, address = $2 WHERE id = $3 AND user_id = $4")

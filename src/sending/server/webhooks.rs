@@ -19,7 +19,7 @@ use crate::{
 };
 use axum::{
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{rejection::BytesRejection, Path, Query, State},
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
@@ -149,16 +149,41 @@ pub async fn verify(
         .into_response()
 }
 
-/// `POST /webhooks/{provider}/{key}`: statuses, inbound messages, template updates.
+/// The largest delivery accepted. Meta's payloads can reach 3 MB (a batch of statuses and
+/// inbound messages); axum's default of 2 MiB refused them. Anything larger is refused and logged.
+pub const MAX_BODY: usize = 4 * 1024 * 1024;
+
+/// `POST /webhooks/{provider}/{key}`: statuses, inbound messages, template updates. Every
+/// refused delivery leaves a log line with its reason.
 pub async fn receive(
     State(state): State<AppState>,
     Path((segment, key)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(
+                provider = %segment.chars().take(40).collect::<String>(),
+                status = e.status().as_u16(),
+                limit_bytes = MAX_BODY,
+                length = ?headers.get(axum::http::header::CONTENT_LENGTH),
+                reason = %e.body_text(),
+                "webhook refused: its body could not be read"
+            );
+            return e.into_response();
+        }
+    };
     let t = match target(&state, &segment, &key).await {
         Ok(Some(t)) => t,
-        Ok(None) => return (StatusCode::NOT_FOUND, "Unknown webhook").into_response(),
+        Ok(None) => {
+            tracing::warn!(
+                provider = %segment.chars().take(40).collect::<String>(),
+                "webhook refused: no connection has this webhook address"
+            );
+            return (StatusCode::NOT_FOUND, "Unknown webhook").into_response();
+        }
         Err(r) => return r,
     };
     if t.account.signing_secret.is_none() {
@@ -196,7 +221,7 @@ pub async fn ingest(
     events: &[DeliveryEvent],
 ) -> Result<(), sqlx::Error> {
     let now = db::now();
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.write().await?;
     let mut fallback = false;
     for event in events {
         match event {

@@ -386,6 +386,17 @@ impl Browser<'_> {
     }
 }
 
+/// The outbox's timings made short for tests, and the built-in sandbox off (each world brings
+/// its own fake provider).
+pub const FAST: &[(&str, &str)] = &[
+    ("AXIS_SANDBOX", "off"),
+    ("AXIS_OUTBOX_RETRY_BASE_MS", "20"),
+    ("AXIS_OUTBOX_RECONCILE_SECS", "2"),
+    ("AXIS_OUTBOX_MAX_ATTEMPTS", "10"),
+    ("WHATSAPP_HTTP_TIMEOUT_SECS", "1"),
+    ("WHATSAPP_PAIR_INTERVAL_SECS", "0"),
+];
+
 /// Declares each listed test once per database backend: `async fn(Backend)`, or
 /// `async fn(TestApp) -> TestApp` (given a fresh app, which is closed afterwards).
 #[macro_export]

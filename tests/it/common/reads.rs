@@ -158,6 +158,17 @@ impl<'a> Reads<'a> {
     }
 
     /// How many tenants have written to the business (their 24-hour window was opened).
+    /// When the tenant of the invoice numbered `number` last wrote (their window's start).
+    pub async fn tenant_last_inbound(&self, number: &str) -> Option<i64> {
+        sqlx::query_scalar(
+            "SELECT t.last_inbound_at FROM invoices i JOIN tenants t ON t.id = i.tenant_id WHERE i.number = $1",
+        )
+        .bind(number)
+        .fetch_one(self.pool)
+        .await
+        .unwrap()
+    }
+
     pub async fn tenants_heard_from(&self) -> i64 {
         self.count("SELECT COUNT(*) FROM tenants WHERE last_inbound_at IS NOT NULL")
             .await

@@ -220,7 +220,7 @@ async fn settle(
 ) -> Result<(), AppError> {
     let now = db::now();
     let row = outcome.row(now);
-    let mut tx = state.db.pool.begin().await?;
+    let mut tx = state.db.write().await?;
     sqlx::query(
         "UPDATE whatsapp_sends SET state = $8, state_rank = $9, in_flight = $10, retrying = $11, \
            force_template = CASE WHEN $12 = 1 THEN 1 ELSE force_template END, \
@@ -261,7 +261,7 @@ pub(super) async fn accepted(
     let db = &state.db;
     let now = db::now();
     let recipient_id = a.recipient_id.map(|w| w.trim().to_string());
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.write().await?;
     // A webhook may have beaten the answer here (it adopts the message id by tag): then the send
     // is already further along and only the missing facts are filled in.
     sqlx::query(

@@ -1,0 +1,183 @@
+//! Webhooks as Meta delivers them: several at once, late, twice, out of order, in batches, and
+//! up to 3 MB each. Every delivery must be answered 2xx and leave the right final state.
+
+use crate::common;
+use common::{world::World, Backend, FAST};
+use std::time::Duration;
+
+/// A small deterministic shuffle (xorshift), so a failure can be replayed.
+fn shuffle<T>(items: &mut [T], mut seed: u64) {
+    for i in (1..items.len()).rev() {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        items.swap(i, (seed % (i as u64 + 1)) as usize);
+    }
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// Signed deliveries posted 8 and more at a time, shuffled, duplicated and batched: inbound
+/// messages from three tenants (the reads-then-writes that SQLite refused with `database is
+/// locked` when two transactions met) and the statuses of one send, out of order.
+async fn parallel_deliveries_all_succeed(backend: Backend) {
+    let w = World::builder(backend)
+        .env(FAST)
+        .sandbox_config(|c| c.status_delay = Duration::from_millis(30))
+        .connected()
+        .with_sample_data()
+        .with_template()
+        .build()
+        .await;
+    w.send_invoice("INV-0003").await;
+    w.drive("accepted", || async {
+        w.reads()
+            .send_of(w.invoice_id("INV-0003").await)
+            .await
+            .is_some_and(|s| s.message_id.is_some())
+    })
+    .await;
+    // Only this test speaks from here on.
+    w.sandbox().set_webhook(&w.account().app_id, None);
+    let invoice = w.invoice_id("INV-0003").await;
+    let wamid = w
+        .reads()
+        .send_of(invoice)
+        .await
+        .unwrap()
+        .message_id
+        .unwrap();
+    w.stage().sends_back_to_accepted().await;
+
+    let a = w.account().clone();
+    let t0 = now() - 900;
+    let mut phones = Vec::new();
+    for number in ["INV-0001", "INV-0002", "INV-0003"] {
+        phones.push(
+            w.reads()
+                .tenant_phone(number)
+                .await
+                .trim_start_matches('+')
+                .to_string(),
+        );
+    }
+    let message = |i: usize| {
+        let from = &phones[i % phones.len()];
+        serde_json::json!({"from": from, "id": format!("wamid.inbound.{i}"), "timestamp": (t0 + i as i64).to_string(),
+            "type": "text", "text": {"body": format!("Message {i}")}})
+    };
+    let contact = |i: usize| {
+        let from = &phones[i % phones.len()];
+        serde_json::json!({"profile": {"name": format!("Tenant {}", i % phones.len())}, "wa_id": from})
+    };
+    let inbound = |ids: &[usize]| {
+        serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": a.business_account_id,
+            "changes": [{"field": "messages", "value": {"messaging_product": "whatsapp",
+                "metadata": {"display_phone_number": a.display_phone_number, "phone_number_id": a.phone_number_id},
+                "contacts": ids.iter().map(|&i| contact(i)).collect::<Vec<_>>(),
+                "messages": ids.iter().map(|&i| message(i)).collect::<Vec<_>>()}}]}]})
+        .to_string()
+    };
+    let status = |s: &str, t: i64| serde_json::json!({"id": wamid, "status": s, "timestamp": (t0 + t).to_string(), "recipient_id": phones[2]});
+
+    // 24 unique inbound messages: alone, in batches of three, and every one delivered twice.
+    const UNIQUE: usize = 24;
+    let mut bodies = Vec::new();
+    for i in 0..UNIQUE {
+        bodies.push(inbound(&[i]));
+    }
+    for chunk in (0..UNIQUE).collect::<Vec<_>>().chunks(3) {
+        bodies.push(inbound(chunk));
+    }
+    for (s, t) in [("read", 300), ("delivered", 200), ("sent", 100)] {
+        bodies.push(w.status_body(&[status(s, t)]));
+        bodies.push(w.status_body(&[status(s, t)]));
+    }
+    bodies.push(w.status_body(&[
+        status("delivered", 200),
+        status("sent", 100),
+        status("read", 300),
+    ]));
+    shuffle(&mut bodies, 0x5eed_cafe);
+
+    let client = reqwest::Client::new();
+    let url = w.webhook_url();
+    let mut codes = Vec::new();
+    // Waves of at least eight in flight.
+    for wave in bodies.chunks(12) {
+        let mut set = tokio::task::JoinSet::new();
+        for body in wave {
+            let (client, url, body) = (client.clone(), url.clone(), body.clone());
+            let signature = w.sign(&body);
+            set.spawn(async move {
+                client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header("x-hub-signature-256", signature)
+                    .body(body)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+            });
+        }
+        while let Some(code) = set.join_next().await {
+            codes.push(code.unwrap());
+        }
+    }
+    assert!(
+        codes.iter().all(|&c| c == 200),
+        "every delivery is answered 200: {codes:?}"
+    );
+    assert_eq!(w.reads().inbound_messages().await, UNIQUE as i64);
+    assert_eq!(w.state_of("INV-0003").await, "read");
+    let send = w.reads().send_of(invoice).await.unwrap();
+    assert_eq!(
+        (send.sent_at, send.delivered_at, send.read_at),
+        (Some(t0 + 100), Some(t0 + 200), Some(t0 + 300))
+    );
+    // Every tenant's window opened at their latest message, whatever order they came in.
+    for (k, number) in ["INV-0001", "INV-0002", "INV-0003"].iter().enumerate() {
+        let latest = (0..UNIQUE).filter(|i| i % 3 == k).max().unwrap() as i64;
+        assert_eq!(
+            w.reads().tenant_last_inbound(number).await,
+            Some(t0 + latest),
+            "{number}"
+        );
+    }
+    w.close().await;
+}
+
+/// Meta's deliveries can reach 3 MB; a body over the limit is refused with 413 (and logged).
+async fn large_deliveries_are_accepted_up_to_the_limit(backend: Backend) {
+    let w = World::builder(backend).env(FAST).connected().build().await;
+    w.sandbox().set_webhook(&w.account().app_id, None);
+    let t = now().to_string();
+    let statuses = |n: usize| -> Vec<serde_json::Value> {
+        (0..n)
+            .map(|i| serde_json::json!({"id": format!("wamid.unknown.{i:08}"), "status": "delivered", "timestamp": t, "recipient_id": "447911123458"}))
+            .collect()
+    };
+    let three_mb = w.status_body(&statuses(30_000));
+    assert!(
+        three_mb.len() > 2_900_000 && three_mb.len() < 4 * 1024 * 1024,
+        "{}",
+        three_mb.len()
+    );
+    let secret = w.account().app_secret.clone();
+    assert_eq!(w.post_webhook(&three_mb, Some(&secret)).await, 200);
+    let too_big = w.status_body(&statuses(50_000));
+    assert!(too_big.len() > 4 * 1024 * 1024);
+    assert_eq!(w.post_webhook(&too_big, Some(&secret)).await, 413);
+    w.close().await;
+}
+
+per_backend!(
+    parallel_deliveries_all_succeed,
+    large_deliveries_are_accepted_up_to_the_limit,
+);
