@@ -141,6 +141,8 @@ test("skipping the guide stops it opening, and the help pages explain every erro
   }
   await open(page, "/help/notes", info);
   await expect(page.locator("section#pricing")).toContainText("1 July 2025");
+  await expect(page.locator("section#pricing")).toContainText("What is charged since 1 October 2026");
+  await expect(page.locator("section#pricing .alert")).toContainText("(unconfirmed)");
   await open(page, "/help/providers", info);
   for (const name of ["Twilio", "360dialog"]) {
     await expect(page.getByRole("heading", { name: new RegExp(name) }).first()).toBeVisible();

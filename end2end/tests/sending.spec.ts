@@ -36,7 +36,9 @@ test("send an invoice from the table and watch the ticks reach read", async ({ p
   // The confirmation says to whom, how (template: the tenant has not written), and the cost.
   await expect(page.getByText("Иван Петров · +44 7911 123458")).toBeVisible();
   await expect(page.getByText(/As the approved invoice template with the PDF attached/)).toBeVisible();
-  await expect(page.getByText(/Billed by Meta/)).toBeVisible();
+  // Since 1 October 2026 every message is charged: the template inside or outside the window.
+  await expect(page.getByText(/Charged by Meta as one utility template message, .* inside or outside the 24-hour window/)).toBeVisible();
+  await expect(page.getByText(/not charged|is free/)).toHaveCount(0);
   await expect(page.locator("blockquote.wa-preview")).toContainText("Hello Иван Петров, here is your invoice INV-0003");
   if (hydrated(info)) {
     await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");

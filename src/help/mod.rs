@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 pub mod notes;
+pub mod pricing;
 pub mod providers;
 pub mod troubleshooting;
 

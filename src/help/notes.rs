@@ -34,12 +34,21 @@ pub fn NotesPage() -> impl IntoView {
                 "Meta charges per message instead of per conversation, so the old \"1,000 free conversations a "
                 "month\" no longer applies."
             </p>
-            <h3>"What is charged"</h3>
+            <h3>"What is charged since 1 October 2026"</h3>
             <ul>
                 <li>
-                    "Templates sent outside the tenant's 24-hour customer service window are charged per delivered "
-                    "message, at a rate set by the template's category (utility, marketing or authentication) and the "
-                    "tenant's country."
+                    "Every message Meta delivers for you is charged, inside or outside the tenant's 24-hour customer "
+                    "service window."
+                </li>
+                <li>
+                    "Service messages (ordinary messages that are not templates, such as the invoice PDF sent while "
+                    "the tenant's window is open) are charged at the utility rate of the tenant's country, with no "
+                    "volume discounts. Until 30 September 2026 they were free."
+                </li>
+                <li>
+                    "Utility templates (the invoice template) are charged at the utility rate of the tenant's "
+                    "country, inside and outside the window; volume tiers lower the rate for busy accounts. Until "
+                    "30 September 2026 they were free inside an open window."
                 </li>
                 <li>"Marketing and authentication templates are always charged."</li>
                 <li>
@@ -47,30 +56,19 @@ pub fn NotesPage() -> impl IntoView {
                     "them (error 131042)."
                 </li>
             </ul>
-            <h3>"What has been free"</h3>
+            <h3>"What is still free"</h3>
             <ul>
-                <li>
-                    "Service messages: ordinary messages that are not templates, such as the invoice PDF sent while "
-                    "the tenant's 24-hour customer service window is open."
-                </li>
-                <li>"Utility templates sent while the tenant's window is open."</li>
                 <li>
                     "Everything sent in the 72-hour free entry point window, which opens when someone contacts you "
                     "through a click-to-WhatsApp ad or a Facebook Page's call-to-action button."
                 </li>
             </ul>
-            <p class="alert alert-warn">
-                "Change from 1 October 2026: WhatsApp providers report that Meta now also charges for utility "
-                "templates sent inside an open window, and for service messages, at the utility rate with the first "
-                "1,000 service messages per phone number each month free. Check Meta's pricing page for the rules "
-                "and rates that apply to your account."
-            </p>
+            <p class="alert alert-warn">{super::pricing::ALLOWANCE_UNCONFIRMED}</p>
             <p>
-                "For invoices this means: an invoice template sent after the tenant's window has closed is charged "
-                "at the utility rate of the tenant's country. Until 30 September 2026 a PDF sent while the window "
-                "was open was free; under the change above it is a service message, free only within the monthly "
-                "allowance. Settings → WhatsApp Integration → Usage shows how many of your messages Meta reported as "
-                "billable."
+                "For invoices this means: each invoice is one message (the PDF with its caption), and each message "
+                "is one charge, whether it goes as a document inside the window or as the template outside it. "
+                "Settings → WhatsApp Integration → Usage shows how many of your messages Meta reported as billable, "
+                "by category."
             </p>
             <p class="links">
                 <ExternalLink label="Meta's WhatsApp pricing page" href="https://developers.facebook.com/docs/whatsapp/pricing"/>

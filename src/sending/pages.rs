@@ -546,8 +546,7 @@ pub fn SendingSection() -> impl IntoView {
                                     </table>
                                 })}
                                 {(s.usage.unpriced > 0).then(|| view! { <p class="muted">{format!("{} not priced yet (Meta reports pricing in the status webhooks).", s.usage.unpriced)}</p> })}
-                                <p class="muted">"Meta moved to per-message pricing on 1 July 2025: a template is charged when it is delivered, by category and the tenant's country. Messages inside the 24-hour window, and utility templates sent inside it, have been free; providers report that since 1 October 2026 Meta charges these too, beyond 1,000 service messages a month per number. The old \"1,000 free conversations a month\" no longer applies. "
-                                    <a href="/help/notes#pricing">"What WhatsApp costs"</a></p>
+                                <p class="muted">{crate::help::pricing::USAGE}" "<a href="/help/notes#pricing">"What WhatsApp costs"</a></p>
                             </section>
                         }.into_any()
                     }

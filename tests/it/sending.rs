@@ -63,10 +63,11 @@ async fn document_inside_the_window(backend: Backend) {
         .json();
     assert_eq!(history[0]["badge"]["state"], "read");
     assert_eq!(history[0]["attempts"][0]["outcome"], "accepted");
-    // Free inside the window: a service message.
+    // Inside the window it is one service message, billable since 1 October 2026.
     let usage = w.call("whatsapp/sending", &[]).await.json();
     assert_eq!(usage["usage"]["total"], 1);
-    assert_eq!(usage["usage"]["billable"], 0);
+    assert_eq!(usage["usage"]["billable"], 1);
+    assert_eq!(usage["usage"]["by_category"][0][0], "service");
     w.close().await;
 }
 

@@ -241,7 +241,11 @@ async fn document_inside_the_window_is_delivered_and_read() {
     assert!(st
         .iter()
         .all(|s| s["id"] == wamid.as_str() && s["biz_opaque_callback_data"] == "send:1"));
-    assert_eq!(st[1]["pricing"]["type"], "free_customer_service");
+    // Since 1 October 2026 a document inside the window is a billable service message; the
+    // pricing rides on `sent` and `delivered`, not on `read`.
+    assert_eq!(st[1]["pricing"]["type"], "regular");
+    assert_eq!(st[1]["pricing"]["category"], "service");
+    assert!(st[2].get("pricing").is_none());
     assert_eq!(e.sandbox.sent().len(), 1);
     assert_eq!(e.sandbox.webhook_deliveries(), 4);
 }

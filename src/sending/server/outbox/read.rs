@@ -173,7 +173,7 @@ pub async fn preview(db: &Db, user_id: i64, invoice_id: i64) -> Result<SendPrevi
         (
             f.caption(),
             None,
-            "Service message: sent inside the 24-hour window, which Meta has not charged for (providers report that since 1 October 2026 only the first 1,000 a month per number are free; see Help → Important notes).".to_string(),
+            crate::help::pricing::DOCUMENT.to_string(),
         )
     } else {
         let chosen = conn.as_ref().and_then(|c| c.template.clone());
@@ -211,7 +211,7 @@ pub async fn preview(db: &Db, user_id: i64, invoice_id: i64) -> Result<SendPrevi
         (
             text,
             chosen.map(|(n, l)| format!("{n} ({l})")),
-            "Billed by Meta: a utility template outside the 24-hour window is charged per delivered message, at the rate for the tenant's country (per-message pricing since 1 July 2025). If the tenant writes to you first, the PDF goes as a service message instead.".to_string(),
+            crate::help::pricing::TEMPLATE.to_string(),
         )
     };
     let needs_again = latest

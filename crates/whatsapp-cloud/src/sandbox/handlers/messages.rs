@@ -124,7 +124,7 @@ fn accept(
             wamid: wamid.clone(),
             wa_id: to.wa_id.clone(),
             callback,
-            pricing: pricing(&kind, window_open, &category),
+            pricing: pricing(&category),
         };
         tokio::spawn(ctx.play(outcome));
     }
@@ -364,17 +364,12 @@ fn outcome(wa_id: &str, kind: &str, window_open: bool) -> Outcome {
     }
 }
 
-/// The `pricing` of the message's statuses: a template outside the window is billed; anything
-/// else is free customer service.
-fn pricing(kind: &str, window_open: bool, category: &str) -> Value {
-    match (kind, window_open) {
-        ("template", false) => {
-            json!({ "billable": true, "pricing_model": "PMP", "type": "regular", "category": category })
-        }
-        (_, _) => {
-            json!({ "billable": false, "pricing_model": "PMP", "type": "free_customer_service", "category": category })
-        }
-    }
+/// The `pricing` of the message's statuses, as Meta prices since 1 October 2026: every message
+/// is billable (`regular`); a non-template message is category `service`, a template its own
+/// category, inside or outside the window. (`free_customer_service` no longer appears for them;
+/// only the 72-hour free entry point is free, and the sandbox has no ads to open one.)
+fn pricing(category: &str) -> Value {
+    json!({ "billable": true, "pricing_model": "PMP", "type": "regular", "category": category })
 }
 
 /// Meta's answer to an accepted message (a template's also says it was `accepted`).

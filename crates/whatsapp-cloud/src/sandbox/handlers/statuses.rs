@@ -71,7 +71,9 @@ impl StatusCtx {
             s["biz_opaque_callback_data"] = json!(cb);
         }
         match error {
-            None => s["pricing"] = self.pricing.clone(),
+            // Meta puts `pricing` on `sent` and on one of `delivered` / `read`, never both.
+            None if status != "read" => s["pricing"] = self.pricing.clone(),
+            None => {}
             Some(code) => {
                 let (title, details) = match code {
                     131047 => ("Re-engagement message", "Message failed to send because more than 24 hours have passed since the customer last replied to this number."),
