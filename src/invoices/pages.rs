@@ -530,7 +530,7 @@ pub fn TenantsPage() -> impl IntoView {
                                             view! {
                                                 <tr id=format!("tenant-{}", t.id)>
                                                     <td><a href=format!("/tenants/{}", t.id)>{t.name.clone()}</a></td>
-                                                    <td>{t.phone.clone().unwrap_or_else(|| "—".into())}
+                                                    <td>{t.phone.clone().or_else(|| t.whatsapp_user.clone()).unwrap_or_else(|| "—".into())}
                                                         {(t.phone.is_some() && !t.is_mobile).then(|| view! { <span class="badge warn" title="WhatsApp needs a mobile number">"fixed line"</span> })}</td>
                                                     <td>{t.email.clone()}</td>
                                                     <td>{t.property.clone().unwrap_or_default()}</td>

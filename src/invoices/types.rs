@@ -214,6 +214,9 @@ pub struct TenantView {
     pub property_id: Option<i64>,
     pub unit_id: Option<i64>,
     pub property: Option<String>,
+    /// How they are known on WhatsApp when they shared no number: their username, or a short
+    /// note that they are reached by the id WhatsApp gave them.
+    pub whatsapp_user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -16,5 +16,6 @@ mod schema;
 mod seam;
 mod sending;
 mod upgrade;
+mod usernames;
 mod webhooks;
 mod whatsapp;

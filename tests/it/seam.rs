@@ -10,7 +10,7 @@ use axis_crm::{connections::server as whatsapp, providers::Mode, templates::serv
 use common::{world::World, Backend, FAST};
 use messaging::{
     Accepted, Account, AccountError, ConnectionCheck, DeliveryEvent, DeliveryState, Disposition,
-    Inbound, Media, Message, Pace, Problem, Provider, ProviderError, ProviderId, Recipient,
+    Inbound, Media, Message, Pace, Person, Problem, Provider, ProviderError, ProviderId, Recipient,
     SecretString, SenderStatus, StatusUpdate, TemplateDraft, TemplateInfo, TokenLifetime,
 };
 use parking_lot::Mutex;
@@ -204,10 +204,14 @@ impl Provider for ScriptProvider {
                     tag: text(e, "tag"),
                     pricing: None,
                     error: None,
+                    recipient: None,
                 }),
                 None => DeliveryEvent::Inbound(Inbound {
                     message_id: text(e, "id").unwrap_or_default(),
-                    from: text(e, "from").map(Recipient::Phone),
+                    from: Person {
+                        phone: text(e, "from"),
+                        ..Person::default()
+                    },
                     at: None,
                     at_text: None,
                     kind: "text".into(),

@@ -34,12 +34,48 @@ pub struct StatusUpdate {
     pub pricing: Option<Pricing>,
     /// Why it failed, classified.
     pub error: Option<ProviderError>,
+    /// The recipient as the provider knows them, when it says (Meta's `recipient_user_id`), so a
+    /// tenant reached by phone learns their id.
+    pub recipient: Option<Person>,
+}
+
+/// Who a message came from or went to, as far as the provider tells: any of the fields may be
+/// missing (a customer with a username may share no phone number).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Person {
+    /// Their phone number in E.164, when it may be shared.
+    pub phone: Option<String>,
+    /// The provider's id for them (Meta's business-scoped user id), never a phone number.
+    pub user_id: Option<String>,
+    /// The name on their profile.
+    pub name: Option<String>,
+    /// Their WhatsApp username, without `@`.
+    pub username: Option<String>,
+}
+
+impl Person {
+    /// The address to send to: the phone when known (Meta advises it), else the user id.
+    pub fn address(&self) -> Option<Recipient> {
+        match (&self.phone, &self.user_id) {
+            (Some(p), _) => Some(Recipient::Phone(p.clone())),
+            (None, Some(u)) => Some(Recipient::UserId(u.clone())),
+            (None, None) => None,
+        }
+    }
+}
+
+/// A customer's identity changed: a new number (`user_changed_number`) or a new user id
+/// (`user_changed_user_id`). The record known by `previous` is re-keyed to `now`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdentityChange {
+    pub previous: Person,
+    pub now: Person,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Inbound {
     pub message_id: String,
-    pub from: Option<Recipient>,
+    pub from: Person,
     pub at: Option<i64>,
     pub at_text: Option<String>,
     /// What kind of message it is (`text`, `document`, `button`, …; `message` when unsaid).
@@ -65,4 +101,5 @@ pub enum DeliveryEvent {
     Status(StatusUpdate),
     Inbound(Inbound),
     Template(TemplateUpdate),
+    Identity(IdentityChange),
 }

@@ -22,7 +22,10 @@ pub use account::{
     TemplateInfo, TokenLifetime,
 };
 pub use error::{Disposition, Pace, Problem, ProviderError};
-pub use event::{DeliveryEvent, DeliveryState, Inbound, Pricing, StatusUpdate, TemplateUpdate};
+pub use event::{
+    DeliveryEvent, DeliveryState, IdentityChange, Inbound, Person, Pricing, StatusUpdate,
+    TemplateUpdate,
+};
 pub use secrecy::{ExposeSecret, SecretString};
 
 use async_trait::async_trait;

@@ -213,14 +213,30 @@ pub enum Outgoing {
     },
 }
 
+/// A business-scoped user id as Meta formats them: ISO country code, `.`, up to 128
+/// alphanumerics (a parent id has `ENT.` in between). A phone number never has this shape.
+pub fn is_user_id(s: &str) -> bool {
+    let Some((cc, rest)) = s.split_once('.') else {
+        return false;
+    };
+    let rest = rest.strip_prefix("ENT.").unwrap_or(rest);
+    cc.len() == 2
+        && cc.bytes().all(|b| b.is_ascii_uppercase())
+        && (1..=128).contains(&rest.len())
+        && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
 impl Outgoing {
-    /// The request body, with `to` in E.164 and an optional callback tag echoed in status webhooks.
+    /// The request body, with an optional callback tag echoed in status webhooks. `to` is a phone
+    /// number (sent as `to`) or a business-scoped user id (`US.1349…`, sent as `recipient`). A user id in `to` is accepted by Meta and silently dropped, so it never goes
+    /// there; `recipient_type` stays `individual` either way.
     pub fn to_body(&self, to: &str, callback: Option<&str>) -> Value {
+        let field = if is_user_id(to) { "recipient" } else { "to" };
         let mut body = json!({
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
-            "to": to,
         });
+        body[field] = json!(to);
         match self {
             Outgoing::Text { body: text } => {
                 body["type"] = json!("text");
@@ -261,7 +277,12 @@ impl Outgoing {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendContact {
     pub input: String,
-    pub wa_id: String,
+    /// Present only when the message was sent by phone number.
+    #[serde(default)]
+    pub wa_id: Option<String>,
+    /// Present only when the message was sent by business-scoped user id.
+    #[serde(default)]
+    pub user_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -287,7 +308,10 @@ impl SendResponse {
     }
     /// Meta's canonical id for the recipient (trimmed: one spec example has a trailing space).
     pub fn wa_id(&self) -> Option<&str> {
-        self.contacts.first().map(|c| c.wa_id.trim())
+        self.contacts
+            .first()
+            .and_then(|c| c.wa_id.as_deref())
+            .map(str::trim)
     }
 }
 
@@ -364,6 +388,10 @@ mod tests {
             filename: "INV-1.pdf".into(),
             caption: Some("Invoice INV-1".into()),
         };
+        let by_id = doc.to_body("US.13491208655302741918", None);
+        assert_eq!(by_id["recipient"], "US.13491208655302741918");
+        assert!(by_id.get("to").is_none());
+        assert_eq!(by_id["recipient_type"], "individual");
         let body = doc.to_body("+4915112345678", Some("inv:1"));
         assert_eq!(body["type"], "document");
         assert_eq!(body["document"]["filename"], "INV-1.pdf");

@@ -1,11 +1,17 @@
 //! Meta's webhook envelope (`object`, `entry[].changes[]`), read into the neutral
-//! [`messaging::DeliveryEvent`]s. Only `messages` (statuses and inbound messages) and
-//! `message_template_status_update` concern Axis CRM; other fields are skipped.
+//! [`messaging::DeliveryEvent`]s. Only `messages` (statuses, inbound messages and identity
+//! changes) and `message_template_status_update` concern Axis CRM; other fields are skipped.
+//!
+//! Every shape Meta sends today is read (v23 to the current version): statuses without
+//! `conversation` (v24+), `contacts` inside status payloads, business-scoped user ids
+//! (`user_id`, `from_user_id`, `recipient_user_id`) with phone fields that may be missing,
+//! value-level `errors`, and every inbound type. Each status and message is read on its own, so
+//! one unexpected element skips only itself; unknown fields are ignored.
 
 use crate::error::classify_code;
 use messaging::{
-    DeliveryEvent, DeliveryState, Inbound as NeutralInbound, Pricing as NeutralPricing, Recipient,
-    StatusUpdate, TemplateUpdate,
+    DeliveryEvent, DeliveryState, IdentityChange, Inbound as NeutralInbound, Person,
+    Pricing as NeutralPricing, StatusUpdate, TemplateUpdate,
 };
 use serde::Deserialize;
 
@@ -31,14 +37,39 @@ pub struct Change {
     pub value: serde_json::Value,
 }
 
+/// A `messages` change. Its lists are kept as raw values and read one element at a time.
 #[derive(Debug, Deserialize, Default)]
 pub struct MessagesValue {
     #[serde(default)]
     pub metadata: Metadata,
     #[serde(default)]
-    pub statuses: Vec<StatusEvent>,
+    pub contacts: Vec<serde_json::Value>,
     #[serde(default)]
-    pub messages: Vec<Inbound>,
+    pub statuses: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub messages: Vec<serde_json::Value>,
+    /// Errors about the change itself (for example a message type Meta could not deliver).
+    #[serde(default)]
+    pub errors: Vec<serde_json::Value>,
+}
+
+/// One of `contacts[]`: who a message came from or went to.
+#[derive(Debug, Deserialize, Default)]
+pub struct Contact {
+    #[serde(default)]
+    pub wa_id: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub profile: Profile,
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct Profile {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -55,6 +86,12 @@ pub struct StatusEvent {
     pub timestamp: Option<String>,
     #[serde(default)]
     pub biz_opaque_callback_data: Option<String>,
+    /// The recipient's WhatsApp id (phone digits); omitted when the number may not be shared.
+    #[serde(default)]
+    pub recipient_id: Option<String>,
+    /// The recipient's business-scoped user id; missing on `failed` for sends by phone.
+    #[serde(default)]
+    pub recipient_user_id: Option<String>,
     #[serde(default)]
     pub pricing: Option<Pricing>,
     #[serde(default)]
@@ -91,8 +128,12 @@ pub struct ErrorData {
 #[derive(Debug, Deserialize)]
 pub struct Inbound {
     pub id: String,
+    /// The sender's WhatsApp id (phone digits); omitted when the number may not be shared.
     #[serde(default)]
     pub from: Option<String>,
+    /// The sender's business-scoped user id (always present since 2026).
+    #[serde(default)]
+    pub from_user_id: Option<String>,
     #[serde(default)]
     pub timestamp: Option<String>,
     #[serde(default, rename = "type")]
@@ -103,6 +144,27 @@ pub struct Inbound {
     pub document: Option<DocumentBody>,
     #[serde(default)]
     pub button: Option<TextBody>,
+    #[serde(default)]
+    pub system: Option<System>,
+    /// The body of every other type (`reaction`, `location`, `interactive`, …), by its name.
+    #[serde(flatten)]
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A `system` message: Meta telling that a customer's number or user id changed.
+#[derive(Debug, Deserialize, Default)]
+pub struct System {
+    #[serde(default, rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub body: Option<String>,
+    /// The new WhatsApp id (phone digits), on `user_changed_number`.
+    #[serde(default)]
+    pub wa_id: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub previous_user_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -162,8 +224,26 @@ pub fn parse(
                     skipped.push("a change for another phone number");
                     continue;
                 }
-                events.extend(v.statuses.iter().filter_map(status));
-                events.extend(v.messages.iter().map(inbound));
+                let contacts: Vec<Contact> = v
+                    .contacts
+                    .iter()
+                    .filter_map(|c| serde_json::from_value(c.clone()).ok())
+                    .collect();
+                if !v.errors.is_empty() {
+                    skipped.push("errors about the change itself");
+                }
+                for raw in &v.statuses {
+                    match serde_json::from_value::<StatusEvent>(raw.clone()) {
+                        Ok(st) => events.extend(status(&st, &contacts)),
+                        Err(_) => skipped.push("an unreadable status"),
+                    }
+                }
+                for raw in &v.messages {
+                    match serde_json::from_value::<Inbound>(raw.clone()) {
+                        Ok(m) => events.extend(inbound(&m, &contacts)),
+                        Err(_) => skipped.push("an unreadable message"),
+                    }
+                }
             }
             "message_template_status_update" => {
                 match serde_json::from_value::<TemplateStatus>(change.value.clone()) {
@@ -181,7 +261,50 @@ fn unix(ts: &Option<String>) -> Option<i64> {
     ts.as_deref().and_then(|t| t.parse().ok())
 }
 
-fn status(s: &StatusEvent) -> Option<DeliveryEvent> {
+/// A phone number in E.164 from a WhatsApp id (its digits). `None` for anything else: a user id
+/// never passes through here (`US.1349…` must not become `+1349…`).
+fn phone(wa_id: Option<&str>) -> Option<String> {
+    let w = wa_id?.trim();
+    (!w.is_empty() && w.len() <= 15 && w.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| format!("+{w}"))
+}
+
+fn nonempty(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// The person a message or status is about: its own fields, completed from the `contacts[]`
+/// entry with the same user id or WhatsApp id (or the only one).
+fn person(wa_id: Option<&str>, user_id: Option<&str>, contacts: &[Contact]) -> Person {
+    let contact = contacts
+        .iter()
+        .find(|c| {
+            (user_id.is_some() && c.user_id.as_deref() == user_id)
+                || (wa_id.is_some() && c.wa_id.as_deref() == wa_id)
+        })
+        .or(if contacts.len() == 1 {
+            contacts.first()
+        } else {
+            None
+        });
+    let wa_id = wa_id.or_else(|| contact.and_then(|c| c.wa_id.as_deref()));
+    let user_id = user_id
+        .map(str::to_string)
+        .or_else(|| contact.and_then(|c| nonempty(&c.user_id)));
+    Person {
+        phone: phone(wa_id),
+        user_id: user_id.filter(|u| !u.trim().is_empty()),
+        name: contact.and_then(|c| nonempty(&c.profile.name)),
+        username: contact
+            .and_then(|c| nonempty(&c.profile.username))
+            .map(|u| u.trim_start_matches('@').to_string()),
+    }
+}
+
+fn status(s: &StatusEvent, contacts: &[Contact]) -> Option<DeliveryEvent> {
     let state = match s.status.as_str() {
         "sent" => DeliveryState::Sent,
         "delivered" => DeliveryState::Delivered,
@@ -212,6 +335,12 @@ fn status(s: &StatusEvent) -> Option<DeliveryEvent> {
         tag: s.biz_opaque_callback_data.clone(),
         pricing,
         error,
+        recipient: Some(person(
+            s.recipient_id.as_deref(),
+            s.recipient_user_id.as_deref(),
+            contacts,
+        ))
+        .filter(|p| p.phone.is_some() || p.user_id.is_some()),
     }))
 }
 
@@ -230,7 +359,52 @@ pub fn inbound_text(m: &Inbound) -> String {
             )
         }),
         "button" => m.button.as_ref().and_then(|b| b.text.clone()),
-        _ => None,
+        kind => {
+            let body = m.other.get(kind);
+            let field = |k: &str| body.and_then(|b| b.get(k)).and_then(|v| v.as_str());
+            match kind {
+                "image" | "video" | "audio" | "sticker" => Some(match field("caption") {
+                    Some(c) => format!("[{kind}] {c}"),
+                    None => format!("[{kind}]"),
+                }),
+                "reaction" => Some(format!(
+                    "[reaction] {}",
+                    field("emoji").unwrap_or("removed")
+                )),
+                "location" => Some(format!(
+                    "[location] {}",
+                    [field("name"), field("address")]
+                        .into_iter()
+                        .flatten()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+                "contacts" => Some(format!(
+                    "[contacts] {}",
+                    body.and_then(|b| b.as_array())
+                        .map(|cs| cs
+                            .iter()
+                            .filter_map(|c| c["name"]["formatted_name"].as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default()
+                )),
+                "interactive" => body.and_then(|b| {
+                    ["button_reply", "list_reply", "nfm_reply"]
+                        .iter()
+                        .find_map(|k| b.get(*k))
+                        .and_then(|r| r.get("title").or_else(|| r.get("body")))
+                        .and_then(|t| t.as_str())
+                        .map(str::to_string)
+                }),
+                "order" => Some(format!(
+                    "[order] {} item(s)",
+                    body.and_then(|b| b["product_items"].as_array())
+                        .map_or(0, Vec::len)
+                )),
+                _ => None,
+            }
+        }
     };
     let text = text.unwrap_or_else(|| {
         format!(
@@ -245,15 +419,30 @@ pub fn inbound_text(m: &Inbound) -> String {
     text.chars().take(2000).collect()
 }
 
-fn inbound(m: &Inbound) -> DeliveryEvent {
-    // `from` is the sender's WhatsApp id: their number's digits without the `+`.
-    let from = m
-        .from
-        .as_deref()
-        .map(|f| f.chars().filter(char::is_ascii_digit).collect::<String>())
-        .filter(|d| !d.is_empty())
-        .map(|d| Recipient::Phone(format!("+{d}")));
-    DeliveryEvent::Inbound(NeutralInbound {
+/// A message from a customer, or an identity change when it is a `system` message (which opens
+/// no window: the customer wrote nothing).
+fn inbound(m: &Inbound, contacts: &[Contact]) -> Option<DeliveryEvent> {
+    let from = person(m.from.as_deref(), m.from_user_id.as_deref(), contacts);
+    if m.kind == "system" {
+        let sys = m.system.as_ref()?;
+        return match sys.kind.as_deref() {
+            Some("user_changed_number") | Some("user_changed_user_id") => {
+                let previous = Person {
+                    phone: from.phone.clone(),
+                    user_id: nonempty(&sys.previous_user_id).or(from.user_id.clone()),
+                    ..Person::default()
+                };
+                let now = Person {
+                    phone: phone(sys.wa_id.as_deref()),
+                    user_id: nonempty(&sys.user_id),
+                    ..Person::default()
+                };
+                Some(DeliveryEvent::Identity(IdentityChange { previous, now }))
+            }
+            _ => None,
+        };
+    }
+    Some(DeliveryEvent::Inbound(NeutralInbound {
         message_id: m.id.clone(),
         from,
         at: unix(&m.timestamp),
@@ -264,7 +453,7 @@ fn inbound(m: &Inbound) -> DeliveryEvent {
             m.kind.clone()
         },
         text: inbound_text(m),
-    })
+    }))
 }
 
 fn template(t: &TemplateStatus) -> DeliveryEvent {
@@ -331,7 +520,8 @@ mod tests {
         let DeliveryEvent::Inbound(m) = &events[2] else {
             panic!()
         };
-        assert_eq!(m.from, Some(Recipient::Phone("+16505551234".into())));
+        assert_eq!(m.from.phone.as_deref(), Some("+16505551234"));
+        assert_eq!(m.from.name.as_deref(), Some("Sheena"));
         assert_eq!(m.text, "Hi");
         let DeliveryEvent::Template(t) = &events[3] else {
             panic!()
@@ -377,5 +567,183 @@ mod tests {
             s.error.as_ref().unwrap().disposition,
             Disposition::WindowClosed
         );
+    }
+
+    fn value(v: &str) -> Vec<DeliveryEvent> {
+        let body = format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"id":"W","changes":[{{"field":"messages","value":{v}}}]}}]}}"#
+        );
+        parse(body.as_bytes(), "42", &mut Vec::new()).unwrap()
+    }
+
+    /// A customer with a username who shares no number: no `from`, no `wa_id`; the user id is
+    /// kept whole and never turned into a phone number.
+    #[test]
+    fn a_username_only_customer_has_no_phone() {
+        let events = value(
+            r#"{"messaging_product":"whatsapp","metadata":{"phone_number_id":"42"},
+              "contacts":[{"profile":{"name":"Sheena Nelson","username":"realsheenanelson"},
+                           "user_id":"US.13491208655302741918","parent_user_id":"US.ENT.11815799212886844830"}],
+              "messages":[{"from_user_id":"US.13491208655302741918","from_parent_user_id":"US.ENT.11815799212886844830",
+                           "id":"wamid.U","timestamp":"1749416383","type":"text","text":{"body":"Does it come in another color?"}}]}"#,
+        );
+        let DeliveryEvent::Inbound(m) = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(
+            m.from,
+            Person {
+                phone: None,
+                user_id: Some("US.13491208655302741918".into()),
+                name: Some("Sheena Nelson".into()),
+                username: Some("realsheenanelson".into()),
+            }
+        );
+        assert_eq!(
+            m.from.address(),
+            Some(messaging::Recipient::UserId(
+                "US.13491208655302741918".into()
+            ))
+        );
+        assert_eq!(phone(Some("US.13491208655302741918")), None);
+    }
+
+    /// Today's statuses: no `conversation` (v24+), `contacts` inside, the recipient's user id,
+    /// pricing on `sent` and one of delivered/read; `failed` has neither contacts nor user id.
+    #[test]
+    fn statuses_of_today_are_read() {
+        let events = value(
+            r#"{"messaging_product":"whatsapp","metadata":{"phone_number_id":"42"},
+              "contacts":[{"profile":{"name":"Pablo M.","username":"pablomorales"},"wa_id":"16505551234","user_id":"US.1349"}],
+              "statuses":[{"id":"wamid.S","status":"delivered","timestamp":"1750030073","recipient_id":"16505551234",
+                           "recipient_user_id":"US.1349","pricing":{"billable":true,"pricing_model":"PMP","type":"regular","category":"service"}},
+                          {"status":"read"},
+                          {"id":"wamid.F","status":"failed","timestamp":"1750030074","recipient_id":"16505551234",
+                           "errors":[{"code":131049,"title":"healthy ecosystem","error_data":{"details":"x"},"href":"/e"}]}]}"#,
+        );
+        assert_eq!(events.len(), 2, "the unreadable status skips only itself");
+        let DeliveryEvent::Status(d) = &events[0] else {
+            panic!()
+        };
+        let r = d.recipient.as_ref().unwrap();
+        assert_eq!(
+            (
+                r.phone.as_deref(),
+                r.user_id.as_deref(),
+                r.username.as_deref()
+            ),
+            (Some("+16505551234"), Some("US.1349"), Some("pablomorales"))
+        );
+        assert_eq!(
+            d.pricing.as_ref().unwrap().category.as_deref(),
+            Some("service")
+        );
+        let DeliveryEvent::Status(f) = &events[1] else {
+            panic!()
+        };
+        assert_eq!(f.state, DeliveryState::Failed);
+        assert_eq!(f.error.as_ref().unwrap().code, Some(131049));
+    }
+
+    /// `system` messages re-key the customer and open no window.
+    #[test]
+    fn identity_changes_are_told() {
+        let events = value(
+            r#"{"messaging_product":"whatsapp","metadata":{"phone_number_id":"42"},
+              "messages":[{"from":"16505551234","id":"wamid.N","timestamp":"1","type":"system",
+                           "system":{"body":"User A changed from +1 650-555-1234 to +1 650-555-9999","wa_id":"16505559999",
+                                     "type":"user_changed_number","user_id":"US.NEW","previous_user_id":"US.OLD"}},
+                          {"from_user_id":"US.OLD2","id":"wamid.M","timestamp":"1","type":"system",
+                           "system":{"body":"changed","type":"user_changed_user_id","user_id":"US.NEW2","previous_user_id":"US.OLD2"}},
+                          {"id":"wamid.Q","type":"system","system":{"type":"customer_identity_changed"}}]}"#,
+        );
+        assert_eq!(events.len(), 2, "{events:?}");
+        let DeliveryEvent::Identity(c) = &events[0] else {
+            panic!()
+        };
+        assert_eq!(
+            (c.previous.phone.as_deref(), c.previous.user_id.as_deref()),
+            (Some("+16505551234"), Some("US.OLD"))
+        );
+        assert_eq!(
+            (c.now.phone.as_deref(), c.now.user_id.as_deref()),
+            (Some("+16505559999"), Some("US.NEW"))
+        );
+        let DeliveryEvent::Identity(c) = &events[1] else {
+            panic!()
+        };
+        assert_eq!(
+            (
+                c.previous.user_id.as_deref(),
+                c.now.user_id.as_deref(),
+                c.now.phone.as_deref()
+            ),
+            (Some("US.OLD2"), Some("US.NEW2"), None)
+        );
+    }
+
+    /// Every inbound type Meta sends is stored with a readable line; unknown ones by their name.
+    #[test]
+    fn every_inbound_type_is_described() {
+        let cases = [
+            (
+                r#""type":"reaction","reaction":{"message_id":"wamid.X","emoji":"👍"}"#,
+                "[reaction] 👍",
+            ),
+            (
+                r#""type":"sticker","sticker":{"id":"1","mime_type":"image/webp"}"#,
+                "[sticker]",
+            ),
+            (
+                r#""type":"image","image":{"id":"1","caption":"the leak"}"#,
+                "[image] the leak",
+            ),
+            (
+                r#""type":"location","location":{"latitude":1,"longitude":2,"name":"Flat 3","address":"1 High St"}"#,
+                "[location] Flat 3, 1 High St",
+            ),
+            (
+                r#""type":"contacts","contacts":[{"name":{"formatted_name":"Ann Lee"},"phones":[]}]"#,
+                "[contacts] Ann Lee",
+            ),
+            (
+                r#""type":"interactive","interactive":{"type":"button_reply","button_reply":{"id":"pay","title":"Paid"}}"#,
+                "Paid",
+            ),
+            (
+                r#""type":"interactive","interactive":{"type":"list_reply","list_reply":{"id":"a","title":"March"}}"#,
+                "March",
+            ),
+            (
+                r#""type":"order","order":{"catalog_id":"1","product_items":[{},{}]}"#,
+                "[order] 2 item(s)",
+            ),
+            (
+                r#""type":"unsupported","errors":[{"code":131051,"title":"Message type unknown"}]"#,
+                "[unsupported]",
+            ),
+            (
+                r#""type":"something_new","something_new":{"x":1}"#,
+                "[something_new]",
+            ),
+        ];
+        for (fields, text) in cases {
+            let events = value(&format!(
+                r#"{{"metadata":{{"phone_number_id":"42"}},"messages":[{{"from":"447911123456","id":"w","timestamp":"1",{fields}}}]}}"#
+            ));
+            let DeliveryEvent::Inbound(m) = &events[0] else {
+                panic!("{fields}")
+            };
+            assert_eq!(m.text, text, "{fields}");
+        }
+        // Errors about the change itself are noted and skipped, never an error.
+        let mut skipped = Vec::new();
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{
+            "metadata":{"phone_number_id":"42"},"errors":[{"code":131000,"title":"Something went wrong"}]}},
+            {"field":"user_preferences","value":{"user_preferences":[{"wa_id":"1","user_id":"US.1","category":"marketing_messages","value":"stop"}]}},
+            {"field":"template_category_update","value":{"message_template_id":1,"new_category":"MARKETING"}},
+            {"field":"account_update","value":{"event":"VOLUME_BASED_PRICING_TIER_UPDATE"}}]}]}"#;
+        assert!(parse(body, "42", &mut skipped).unwrap().is_empty());
+        assert!(skipped.contains(&"errors about the change itself"));
     }
 }

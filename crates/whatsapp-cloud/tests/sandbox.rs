@@ -1258,3 +1258,76 @@ async fn verify_and_save_sends_metas_handshake_and_test_sends_the_sample_event()
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(down.attempts(), 1);
 }
+
+/// Sending to a customer with a username: `recipient` carries the user id and the answer has
+/// `user_id`, not `wa_id`; statuses carry `recipient_user_id` and no `recipient_id`. A user id in
+/// `to` is answered 200 with a wamid and silently dropped, as Meta does: no status ever comes.
+#[tokio::test]
+async fn a_user_id_goes_in_recipient_and_is_dropped_in_to() {
+    use whatsapp_cloud::sandbox::Customer;
+    let e = env(fast(), false).await;
+    let pnid = e.account.phone_number_id.clone();
+    let ada = Customer::username_only("GB.70423120938475610293", "ada_flat3", "Ada Lovelace");
+    e.sandbox.simulate_inbound_from(&pnid, &ada, "Hi");
+    let hooks = e.wait_hooks(1).await;
+    let inbound: Value = serde_json::from_slice(&hooks[0].1).unwrap();
+    let value = &inbound["entry"][0]["changes"][0]["value"];
+    assert!(value["messages"][0].get("from").is_none(), "{value}");
+    assert!(value["contacts"][0].get("wa_id").is_none(), "{value}");
+    assert_eq!(
+        value["messages"][0]["from_user_id"],
+        "GB.70423120938475610293"
+    );
+    assert_eq!(value["contacts"][0]["profile"]["username"], "ada_flat3");
+
+    let text = Outgoing::Text {
+        body: "Your invoice".into(),
+    };
+    let sent = e
+        .client
+        .send_message(
+            &pnid,
+            &e.token(),
+            None,
+            "GB.70423120938475610293",
+            &text,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.wa_id(), None);
+    assert_eq!(
+        sent.contacts[0].user_id.as_deref(),
+        Some("GB.70423120938475610293")
+    );
+    let st = statuses(&e.wait_hooks(4).await[1..], &e.account.app_secret);
+    assert_eq!(st.len(), 3, "{st:?}");
+    assert!(st
+        .iter()
+        .all(|s| s.get("recipient_id").is_none()
+            && s["recipient_user_id"] == "GB.70423120938475610293"));
+
+    // The mistake peers made: the id in `to`.
+    let auth = format!("Bearer {}", e.account.access_token);
+    let body = serde_json::json!({"messaging_product": "whatsapp", "recipient_type": "individual",
+        "to": "GB.70423120938475610293", "type": "text", "text": {"body": "lost"}});
+    let (status, answer) = raw(
+        &e,
+        reqwest::Method::POST,
+        &format!("{pnid}/messages"),
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        serde_json::to_vec(&body).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["messages"][0]["id"].is_string());
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(
+        e.hooks.lock().await.len(),
+        4,
+        "no status for a dropped message"
+    );
+}

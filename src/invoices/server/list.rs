@@ -2,6 +2,7 @@
 //! what blocks sending it.
 
 use super::fields::today;
+use crate::sending::server::outbox::Reach;
 use crate::{
     error::AppError,
     input,
@@ -59,7 +60,7 @@ pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList
     // from the invoices' index instead of reordering the join.
     let mut select = Statement::new(
         "SELECT i.id, i.number, i.status, i.due_date, i.total_minor, i.currency, t.id AS tenant_id, t.name AS tenant, \
-         t.phone_e164, t.phone_is_mobile, \
+         t.phone_e164, t.phone_is_mobile, t.provider_user_id, \
          CASE WHEN u.name IS NULL THEN p.name ELSE p.name || ', ' || u.name END AS place \
          FROM invoices i LEFT JOIN tenants t ON t.id = i.tenant_id LEFT JOIN properties p ON p.id = t.property_id \
          LEFT JOIN units u ON u.id = t.unit_id WHERE ",
@@ -86,14 +87,18 @@ pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList
         .push_bind((q.page - 1) * PAGE_SIZE);
     let rows = select.query().fetch_all(&db.pool).await?;
     let mut stored = std::collections::HashMap::new();
-    let mut mobile = Vec::with_capacity(rows.len());
+    let mut reach = Vec::with_capacity(rows.len());
     for r in &rows {
         let status: String = r.try_get("status")?;
         stored.insert(
             r.try_get::<i64, _>("id")?,
             Status::parse(&status).unwrap_or(Status::Draft),
         );
-        mobile.push(r.try_get::<i64, _>("phone_is_mobile")? == 1);
+        reach.push(Reach::of(
+            r.try_get("phone_e164")?,
+            r.try_get::<i64, _>("phone_is_mobile")? == 1,
+            r.try_get("provider_user_id")?,
+        ));
     }
     let rows = rows
         .iter()
@@ -125,16 +130,8 @@ pub async fn list(db: &Db, user_id: i64, query: ListQuery) -> Result<InvoiceList
     let mut rows = rows;
     let facts = rows
         .iter()
-        .zip(&mobile)
-        .map(|(row, m)| {
-            (
-                row.id,
-                stored[&row.id],
-                row.tenant_id,
-                row.phone.clone(),
-                *m,
-            )
-        })
+        .zip(reach)
+        .map(|(row, reach)| (row.id, stored[&row.id], row.tenant_id, reach))
         .collect::<Vec<_>>();
     let mut blockers = crate::sending::server::outbox::blockers(db, user_id, &facts).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();

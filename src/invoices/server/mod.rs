@@ -9,6 +9,7 @@
 
 mod fields;
 mod folds;
+pub mod identities;
 mod invoices;
 mod list;
 mod pdf;

@@ -41,6 +41,7 @@ pub fn parse_tenant_phone(raw: &str, country: &str) -> Result<Option<(String, bo
 }
 
 pub(super) const TENANT_COLUMNS: &str = "t.id, t.name, t.phone_raw, t.phone_e164, t.phone_is_mobile, t.email, t.property_id, t.unit_id, \
+    t.provider_user_id, t.username, \
     CASE WHEN u.name IS NULL THEN p.name ELSE p.name || ', ' || u.name END AS place";
 
 pub(super) fn tenant_view(r: &AnyRow) -> Result<TenantView, sqlx::Error> {
@@ -54,6 +55,16 @@ pub(super) fn tenant_view(r: &AnyRow) -> Result<TenantView, sqlx::Error> {
         property_id: r.try_get("property_id")?,
         unit_id: r.try_get("unit_id")?,
         property: r.try_get("place")?,
+        whatsapp_user: whatsapp_user(r.try_get("provider_user_id")?, r.try_get("username")?),
+    })
+}
+
+/// "@username on WhatsApp", or "On WhatsApp (no number shared)", for a tenant known by id.
+fn whatsapp_user(id: Option<String>, username: Option<String>) -> Option<String> {
+    id?;
+    Some(match username {
+        Some(u) => format!("@{u} on WhatsApp"),
+        None => "On WhatsApp (no number shared)".into(),
     })
 }
 

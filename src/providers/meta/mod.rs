@@ -299,6 +299,34 @@ pub async fn sandbox_of<'a>(
     Ok((rt, stored))
 }
 
+/// The sandbox plays `who` writing `text` to the user's sandbox number: by phone, or (for a
+/// tenant known only by user id) as a customer with a username who shares no number.
+pub async fn simulate_reply(
+    state: &AppState,
+    user_id: i64,
+    who: &messaging::Person,
+    text: &str,
+) -> Result<(), AppError> {
+    let (rt, stored) = sandbox_of(
+        state,
+        user_id,
+        "Replies can only be simulated with the sandbox.",
+    )
+    .await?;
+    let customer = match (&who.phone, &who.user_id) {
+        (Some(p), _) => whatsapp_cloud::sandbox::Customer::phone(p),
+        (None, Some(u)) => whatsapp_cloud::sandbox::Customer::username_only(
+            u,
+            who.username.as_deref().unwrap_or_default(),
+            who.name.as_deref().unwrap_or("Sandbox tenant"),
+        ),
+        (None, None) => return Err(AppError::invalid("form", "The tenant has no phone number.")),
+    };
+    rt.sandbox
+        .simulate_inbound_from(&stored.account.sender, &customer, text);
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use crate::connections::server::problem;

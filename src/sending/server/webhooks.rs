@@ -11,6 +11,7 @@
 //!   delivery is stored in one transaction, then 200.
 
 use super::outbox;
+use crate::invoices::server::identities;
 use crate::sending::SendState;
 use crate::{
     connections::server::ctx,
@@ -208,16 +209,19 @@ pub async fn receive(
             return (StatusCode::BAD_REQUEST, "Not a WhatsApp webhook").into_response();
         }
     };
-    match ingest(&state, t.user_id, &events).await {
+    match ingest(&state, t.user_id, t.account.account_id.as_deref(), &events).await {
         Ok(()) => (StatusCode::OK, "OK").into_response(),
         Err(e) => internal(&e),
     }
 }
 
 /// Stores every event of a delivery in one transaction, in the order the provider sent them.
+/// `scope` is the provider account the connection belongs to (Meta's WhatsApp Business
+/// Account): user ids are valid only there.
 pub async fn ingest(
     state: &AppState,
     user_id: i64,
+    scope: Option<&str>,
     events: &[DeliveryEvent],
 ) -> Result<(), sqlx::Error> {
     let now = db::now();
@@ -225,9 +229,19 @@ pub async fn ingest(
     let mut fallback = false;
     for event in events {
         match event {
-            DeliveryEvent::Status(s) => fallback |= apply_status(&mut tx, user_id, s, now).await?,
-            DeliveryEvent::Inbound(m) => record_inbound(&mut tx, user_id, m, now).await?,
+            DeliveryEvent::Status(s) => {
+                fallback |= apply_status(&mut tx, user_id, scope, s, now).await?
+            }
+            DeliveryEvent::Inbound(m) => record_inbound(&mut tx, user_id, scope, m, now).await?,
             DeliveryEvent::Template(t) => template_status(&mut tx, user_id, t, now).await?,
+            DeliveryEvent::Identity(c) => {
+                if !identities::rekey(&mut tx, user_id, c).await? {
+                    tracing::info!(
+                        user_id,
+                        "an identity change for someone who is not a tenant"
+                    );
+                }
+            }
         }
     }
     sqlx::query("UPDATE whatsapp_connections SET webhook_last_event_at = $1 WHERE user_id = $2")
@@ -312,11 +326,25 @@ const STATUS_UPDATE_FAILED: &str = status_update!("failed_at");
 async fn apply_status(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: i64,
+    scope: Option<&str>,
     s: &StatusUpdate,
     now: i64,
 ) -> Result<bool, sqlx::Error> {
     let to = send_state(s.state);
     let at = unix(s.at, s.at_text.as_deref(), now);
+    // A tenant reached by phone learns their user id (and username) from the status.
+    if let Some(p) = &s.recipient {
+        let tenant: Option<Option<i64>> = sqlx::query_scalar(
+            "SELECT tenant_id FROM whatsapp_sends WHERE provider_message_id = $1 AND user_id = $2",
+        )
+        .bind(&s.message_id)
+        .bind(user_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some(Some(t)) = tenant {
+            identities::learn(tx, user_id, t, scope, p).await?;
+        }
+    }
     // A send whose message call timed out learns its message id from the tag.
     if let Some((send_id, attempt)) = s.tag.as_deref().and_then(outbox::parse_callback) {
         sqlx::query(
@@ -401,29 +429,19 @@ async fn apply_status(
 async fn record_inbound(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     user_id: i64,
+    scope: Option<&str>,
     m: &Inbound,
     now: i64,
 ) -> Result<(), sqlx::Error> {
     let at = unix(m.at, m.at_text.as_deref(), now);
-    // The WhatsApp id is the number's digits; a tenant is found by it or by their number.
-    let wa_id: Option<String> = match &m.from {
-        Some(messaging::Recipient::Phone(p)) => Some(p.trim_start_matches('+').to_string()),
-        Some(messaging::Recipient::UserId(u)) => Some(u.clone()),
-        None => None,
-    };
-    let tenant_id: Option<i64> = match &wa_id {
-        Some(w) => {
-            sqlx::query_scalar(
-                "SELECT id FROM tenants WHERE user_id = $1 AND (wa_id = $2 OR phone_e164 = $3) ORDER BY id LIMIT 1",
-            )
-            .bind(user_id)
-            .bind(w)
-            .bind(format!("+{w}"))
-            .fetch_optional(&mut **tx)
-            .await?
-        }
-        None => None,
-    };
+    let p = &m.from;
+    let mut tenant_id = identities::find(tx, user_id, p).await?;
+    // Who wrote, as stored with the message: their WhatsApp id (digits), else their user id.
+    let sender = p
+        .phone
+        .as_deref()
+        .map(|ph| ph.trim_start_matches('+').to_string())
+        .or_else(|| p.user_id.clone());
     let inserted = sqlx::query(
         "INSERT INTO whatsapp_inbound (user_id, tenant_id, provider_message_id, wa_id, kind, body, received_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (user_id, provider_message_id) DO NOTHING",
@@ -431,20 +449,35 @@ async fn record_inbound(
     .bind(user_id)
     .bind(tenant_id)
     .bind(&m.message_id)
-    .bind(&wa_id)
+    .bind(&sender)
     .bind(&m.kind)
     .bind(&m.text)
     .bind(at)
     .execute(&mut **tx)
     .await?
     .rows_affected();
-    if let (Some(t), Some(w), 1) = (tenant_id, &wa_id, inserted) {
+    if inserted != 1 {
+        return Ok(()); // a duplicate delivery
+    }
+    if tenant_id.is_none() && p.phone.is_none() {
+        // Someone who writes from a username only can be matched by nobody's number: they
+        // become a tenant, so they can be invoiced.
+        tenant_id = identities::tenant_for_user_id(tx, user_id, scope, p, now).await?;
         sqlx::query(
-            "UPDATE tenants SET wa_id = COALESCE(wa_id, $1), \
-             last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $2 THEN $2 ELSE last_inbound_at END \
-             WHERE id = $3",
+            "UPDATE whatsapp_inbound SET tenant_id = $1 WHERE user_id = $2 AND provider_message_id = $3",
         )
-        .bind(w)
+        .bind(tenant_id)
+        .bind(user_id)
+        .bind(&m.message_id)
+        .execute(&mut **tx)
+        .await?;
+    }
+    if let Some(t) = tenant_id {
+        identities::learn(tx, user_id, t, scope, p).await?;
+        sqlx::query(
+            "UPDATE tenants SET last_inbound_at = CASE WHEN last_inbound_at IS NULL OR last_inbound_at < $1 THEN $1 ELSE last_inbound_at END \
+             WHERE id = $2",
+        )
         .bind(at)
         .bind(t)
         .execute(&mut **tx)

@@ -10,6 +10,7 @@
 mod handlers;
 mod state;
 
+pub use handlers::Customer;
 pub use state::{Exchange, Fault, NewAccount, SandboxAccount, SentRecord};
 
 use axum::Router;
@@ -222,7 +223,24 @@ impl Sandbox {
     /// The customer `from` writes to the business number: opens the 24-hour window and posts an
     /// inbound-message webhook.
     pub fn simulate_inbound(&self, phone_number_id: &str, from: &str, text: &str) {
+        handlers::inbound(self.clone(), phone_number_id, &Customer::phone(from), text);
+    }
+
+    /// A customer writes, as `from` is: by phone, or by username only (no number anywhere in
+    /// the webhook, as Meta sends for customers who hide their number).
+    pub fn simulate_inbound_from(&self, phone_number_id: &str, from: &Customer, text: &str) {
         handlers::inbound(self.clone(), phone_number_id, from, text);
+    }
+
+    /// A customer's number or user id changes: Meta's `system` message
+    /// (`user_changed_number` when `after` has a new number, else `user_changed_user_id`).
+    pub fn simulate_identity_change(
+        &self,
+        phone_number_id: &str,
+        before: &Customer,
+        after: &Customer,
+    ) {
+        handlers::identity_change(self.clone(), phone_number_id, before, after);
     }
 
     /// What Meta does on "Verify and save" in the app's webhook settings: a GET to the callback

@@ -29,8 +29,7 @@ async fn insert_send(
     if let Some(b) = blocker(
         conn.as_ref(),
         f.stored_status,
-        f.phone.as_deref(),
-        f.is_mobile,
+        &f.reach,
         f.tenant_id,
         invoice_id,
     ) {
@@ -57,7 +56,11 @@ async fn insert_send(
             ));
         }
     }
-    let recipient = f.phone.clone().unwrap_or_default();
+    let recipient = f
+        .reach
+        .recipient()
+        .map(|r| r.as_str().to_string())
+        .unwrap_or_default();
     let inserted = sqlx::query_scalar::<_, i64>(
         "INSERT INTO whatsapp_sends (user_id, invoice_id, tenant_id, batch_id, recipient, state, state_rank, \
          next_attempt_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 'queued', 0, $6, $6, $6) RETURNING id",
@@ -209,26 +212,26 @@ async fn invoice_number(db: &Db, user_id: i64, id: i64) -> Result<String, AppErr
 
 /// Sandbox connections only: the tenant "writes" to the business number.
 pub async fn sandbox_reply(state: &AppState, user_id: i64, tenant_id: i64) -> Result<(), AppError> {
-    let (rt, stored) = crate::providers::meta::sandbox_of(
+    use sqlx::Row;
+    let row = sqlx::query(
+        "SELECT name, phone_e164, provider_user_id, username FROM tenants WHERE id = $1 AND user_id = $2",
+    )
+    .bind(tenant_id)
+    .bind(user_id)
+    .fetch_optional(&state.db.pool)
+    .await?
+    .ok_or(AppError::NotFound)?;
+    let who = messaging::Person {
+        phone: row.try_get("phone_e164")?,
+        user_id: row.try_get("provider_user_id")?,
+        name: Some(row.try_get("name")?),
+        username: row.try_get("username")?,
+    };
+    crate::providers::meta::simulate_reply(
         state,
         user_id,
-        "Replies can only be simulated with the sandbox.",
-    )
-    .await?;
-    let db = &state.db;
-    let phone: Option<String> =
-        sqlx::query_scalar("SELECT phone_e164 FROM tenants WHERE id = $1 AND user_id = $2")
-            .bind(tenant_id)
-            .bind(user_id)
-            .fetch_optional(&db.pool)
-            .await?
-            .ok_or(AppError::NotFound)?;
-    let phone =
-        phone.ok_or_else(|| AppError::invalid("form", "The tenant has no phone number."))?;
-    rt.sandbox.simulate_inbound(
-        &stored.account.sender,
-        &phone,
+        &who,
         "Hello, thanks for the reminder. (Simulated by the sandbox.)",
-    );
-    Ok(())
+    )
+    .await
 }

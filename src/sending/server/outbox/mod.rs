@@ -28,7 +28,7 @@ mod worker;
 
 pub use commands::{queue, queue_bulk, sandbox_reply, Bulk};
 pub use pacer::retry_delay;
-pub use policy::{connection_info, ConnectionInfo};
+pub use policy::{connection_info, shown_recipient, ConnectionInfo, Reach};
 pub use read::{
     batch_progress, blockers, fill_template, history, human_date, international, latest_badges,
     news, preview, tenant_messages, window_left,

@@ -8,14 +8,55 @@ use crate::{
     platform::db::Db,
     sending::Blocker,
 };
+use messaging::Recipient;
 use sqlx::Row;
+
+/// How a tenant can be reached on WhatsApp: by their number, or (when they shared none) by the
+/// provider's user id for them. A user id never passes through phone parsing or formatting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reach {
+    Nothing,
+    Phone { e164: String, mobile: bool },
+    UserId(String),
+}
+
+impl Reach {
+    /// From a tenant's stored columns: the phone when there is one (Meta advises sending by
+    /// phone: it keeps numbers coming in webhooks), else the user id.
+    pub fn of(phone: Option<String>, mobile: bool, user_id: Option<String>) -> Reach {
+        match (phone, user_id) {
+            (Some(e164), _) => Reach::Phone { e164, mobile },
+            (None, Some(u)) => Reach::UserId(u),
+            (None, None) => Reach::Nothing,
+        }
+    }
+
+    pub fn recipient(&self) -> Option<Recipient> {
+        match self {
+            Reach::Phone { e164, .. } => Some(Recipient::Phone(e164.clone())),
+            Reach::UserId(u) => Some(Recipient::UserId(u.clone())),
+            Reach::Nothing => None,
+        }
+    }
+}
+
+/// A stored recipient as a person reads it: a phone number in international format, or
+/// "WhatsApp user" with the username for a user id (never a fake number).
+pub fn shown_recipient(stored: &str, username: Option<&str>) -> String {
+    match Recipient::from_stored(stored) {
+        Recipient::Phone(p) => super::read::international(&p),
+        Recipient::UserId(_) => match username {
+            Some(u) => format!("@{u} (WhatsApp username)"),
+            None => "WhatsApp user (no number shared)".into(),
+        },
+    }
+}
 
 /// What stands between the user and sending this tenant an invoice, if anything.
 pub(super) fn blocker(
     connected: Option<&ConnectionInfo>,
     stored_status: Status,
-    phone: Option<&str>,
-    is_mobile: bool,
+    reach: &Reach,
     tenant_id: i64,
     invoice_id: i64,
 ) -> Option<Blocker> {
@@ -35,7 +76,7 @@ pub(super) fn blocker(
             "Connect WhatsApp",
         );
     }
-    if phone.is_none() {
+    if *reach == Reach::Nothing {
         return b(
             "No phone",
             "The tenant has no phone number.",
@@ -43,7 +84,7 @@ pub(super) fn blocker(
             "Add a phone number",
         );
     }
-    if !is_mobile {
+    if matches!(reach, Reach::Phone { mobile: false, .. }) {
         return b(
             "Landline",
             "The tenant's number is a fixed line; WhatsApp needs a mobile number.",
@@ -100,8 +141,8 @@ pub(super) struct InvoiceFacts {
     pub(super) stored_status: Status,
     pub(super) tenant_id: i64,
     pub(super) tenant_name: String,
-    pub(super) phone: Option<String>,
-    pub(super) is_mobile: bool,
+    pub(super) reach: Reach,
+    pub(super) username: Option<String>,
     pub(super) last_inbound_at: Option<i64>,
     pub(super) amount: String,
     pub(super) due_date: String,
@@ -115,7 +156,7 @@ pub(super) async fn invoice_facts(
 ) -> Result<InvoiceFacts, AppError> {
     let r = sqlx::query(
         "SELECT i.number, i.status, i.due_date, i.total_minor, i.currency, t.id AS tenant_id, t.name, \
-         t.phone_e164, t.phone_is_mobile, t.last_inbound_at, u.business_name \
+         t.phone_e164, t.phone_is_mobile, t.provider_user_id, t.username, t.last_inbound_at, u.business_name \
          FROM invoices i JOIN tenants t ON t.id = i.tenant_id JOIN users u ON u.id = i.user_id \
          WHERE i.id = $1 AND i.user_id = $2",
     )
@@ -130,8 +171,12 @@ pub(super) async fn invoice_facts(
         stored_status: Status::parse(&r.try_get::<String, _>("status")?).unwrap_or(Status::Draft),
         tenant_id: r.try_get("tenant_id")?,
         tenant_name: r.try_get("name")?,
-        phone: r.try_get("phone_e164")?,
-        is_mobile: r.try_get::<i64, _>("phone_is_mobile")? == 1,
+        reach: Reach::of(
+            r.try_get("phone_e164")?,
+            r.try_get::<i64, _>("phone_is_mobile")? == 1,
+            r.try_get("provider_user_id")?,
+        ),
+        username: r.try_get("username")?,
         last_inbound_at: r.try_get("last_inbound_at")?,
         amount: money::format(
             money::from_minor(r.try_get("total_minor")?, &currency),

@@ -2,7 +2,9 @@
 //! progress of a bulk send, an invoice's history, a tenant's messages, and how they read.
 
 use super::{
-    policy::{blocker, chosen_template_body, connection_info, invoice_facts},
+    policy::{
+        blocker, chosen_template_body, connection_info, invoice_facts, shown_recipient, Reach,
+    },
     WINDOW_SECS,
 };
 use crate::{
@@ -81,21 +83,13 @@ pub async fn latest_badges(
 pub async fn blockers(
     db: &Db,
     user_id: i64,
-    rows: &[(i64, Status, i64, Option<String>, bool)],
+    rows: &[(i64, Status, i64, Reach)],
 ) -> Result<HashMap<i64, Blocker>, AppError> {
     let conn = connection_info(db, user_id).await?;
     Ok(rows
         .iter()
-        .filter_map(|(id, status, tenant, phone, mobile)| {
-            blocker(
-                conn.as_ref(),
-                *status,
-                phone.as_deref(),
-                *mobile,
-                *tenant,
-                *id,
-            )
-            .map(|b| (*id, b))
+        .filter_map(|(id, status, tenant, reach)| {
+            blocker(conn.as_ref(), *status, reach, *tenant, *id).map(|b| (*id, b))
         })
         .collect())
 }
@@ -163,8 +157,7 @@ pub async fn preview(db: &Db, user_id: i64, invoice_id: i64) -> Result<SendPrevi
     let mut blocker = blocker(
         conn.as_ref(),
         f.stored_status,
-        f.phone.as_deref(),
-        f.is_mobile,
+        &f.reach,
         f.tenant_id,
         invoice_id,
     );
@@ -222,7 +215,10 @@ pub async fn preview(db: &Db, user_id: i64, invoice_id: i64) -> Result<SendPrevi
         number: f.number.clone(),
         tenant_id: f.tenant_id,
         tenant_name: f.tenant_name.clone(),
-        recipient: f.phone.as_deref().map(international),
+        recipient: f
+            .reach
+            .recipient()
+            .map(|r| shown_recipient(r.as_str(), f.username.as_deref())),
         kind: if document { "document" } else { "template" }.into(),
         window_left: window_left(f.last_inbound_at, now),
         message,
@@ -362,7 +358,7 @@ pub async fn history(
         })
         .collect::<Result<Vec<_>, sqlx::Error>>()?;
         out.push(SendView {
-            recipient: international(&r.try_get::<String, _>("recipient")?),
+            recipient: shown_recipient(&r.try_get::<String, _>("recipient")?, None),
             created_text: whatsapp::format_time(r.try_get("created_at")?),
             provider_message_id: r.try_get("provider_message_id")?,
             times,

@@ -116,13 +116,15 @@ fn accept(
     let outcome = outcome(&to.wa_id, &kind, window_open);
     let has_app = st.apps.contains_key(&number.app_id);
     drop(st);
-    if has_app {
+    // A user id in `to`: Meta answers 200 with a wamid and drops the message, with no status.
+    if has_app && !to.dropped {
         let ctx = StatusCtx {
             sb: sb.clone(),
             number,
             pnid: pnid.to_string(),
             wamid: wamid.clone(),
-            wa_id: to.wa_id.clone(),
+            wa_id: to.phone.clone(),
+            user_id: to.user_id.clone(),
             callback,
             pricing: pricing(&category),
         };
@@ -133,14 +135,75 @@ fn accept(
 
 /// Who a message is for: `to` as sent, and its digits (the WhatsApp id Meta answers with).
 struct Recipient {
+    /// What was sent, as Meta echoes it in `contacts[].input`.
     input: String,
+    /// The customer's key in the sandbox (windows, pair limits): the phone's digits, or the
+    /// user id for a customer reached by it.
     wa_id: String,
+    /// The phone's digits, when the message went by phone.
+    phone: Option<String>,
+    /// The customer's business-scoped user id.
+    user_id: String,
+    /// True when a user id came in `to`: Meta strips its prefix, reads the rest as a number,
+    /// answers 200 with a wamid and never delivers it.
+    dropped: bool,
 }
 
-/// The recipient: `to` must have 8 to 15 digits (131009) and not be the sending number (131021).
+/// The user id the sandbox gives the customer with this WhatsApp id (stable, so a status and an
+/// inbound message about the same person agree).
+pub(in crate::sandbox) fn user_id_for(wa_id: &str) -> String {
+    let cc = match wa_id {
+        w if w.starts_with("44") => "GB",
+        w if w.starts_with("49") => "DE",
+        w if w.starts_with('1') => "US",
+        _ => "ZZ",
+    };
+    // FNV-1a: deterministic, no dependency.
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in wa_id.bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+    }
+    format!(
+        "{cc}.{}",
+        10_000_000_000_000_000_000u64.wrapping_add(h % 8_000_000_000_000_000_000)
+    )
+}
+
+/// The recipient, as Meta reads it since 2026: `to` (a phone number, 8 to 15 digits, 131009; not
+/// the sending number, 131021) wins over `recipient` (a business-scoped user id, code 100 when
+/// malformed). A user id in `to` is "accepted" and dropped.
 fn check_recipient(msg: &Value, number: &Number) -> Result<Recipient, Answer> {
-    let input = msg["to"].as_str().unwrap_or_default().to_string();
+    let to = msg["to"].as_str().filter(|t| !t.is_empty());
+    if let (None, Some(id)) = (to, msg["recipient"].as_str()) {
+        if !crate::types::is_user_id(id) {
+            return Err(meta_error(
+                400,
+                100,
+                None,
+                "OAuthException",
+                "(#100) Invalid parameter",
+                Some("The recipient is not a valid business-scoped user ID."),
+            ));
+        }
+        return Ok(Recipient {
+            input: id.to_string(),
+            wa_id: id.to_string(),
+            phone: None,
+            user_id: id.to_string(),
+            dropped: false,
+        });
+    }
+    let input = to.unwrap_or_default().to_string();
     let wa_id: String = input.chars().filter(char::is_ascii_digit).collect();
+    if input.bytes().any(|b| b.is_ascii_alphabetic()) && !wa_id.is_empty() {
+        return Ok(Recipient {
+            user_id: user_id_for(&wa_id),
+            input,
+            phone: Some(wa_id.clone()),
+            wa_id,
+            dropped: true,
+        });
+    }
     if wa_id.len() < 8 || wa_id.len() > 15 {
         return Err(meta_error(
             400,
@@ -161,7 +224,13 @@ fn check_recipient(msg: &Value, number: &Number) -> Result<Recipient, Answer> {
             Some("Sender and recipient phone number is the same."),
         ));
     }
-    Ok(Recipient { input, wa_id })
+    Ok(Recipient {
+        input,
+        phone: Some(wa_id.clone()),
+        user_id: user_id_for(&wa_id),
+        wa_id,
+        dropped: false,
+    })
 }
 
 /// The message kind (`type`, `text` when absent): a text, a document or a template, each
@@ -376,7 +445,11 @@ fn pricing(category: &str) -> Value {
 fn reply(to: &Recipient, wamid: &str, kind: &str) -> Answer {
     let mut reply = json!({
         "messaging_product": "whatsapp",
-        "contacts": [{ "input": to.input, "wa_id": to.wa_id }],
+        // `wa_id` only when sent by phone, `user_id` only when sent by user id.
+        "contacts": [match &to.phone {
+            Some(p) => json!({ "input": to.input, "wa_id": p }),
+            None => json!({ "input": to.input, "user_id": to.user_id }),
+        }],
         "messages": [{ "id": wamid }],
     });
     if kind == "template" {
@@ -385,24 +458,120 @@ fn reply(to: &Recipient, wamid: &str, kind: &str) -> Answer {
     Answer::ok(reply)
 }
 
-pub(in crate::sandbox) fn inbound(sb: Sandbox, pnid: &str, from: &str, text: &str) {
-    let wa_id: String = from.chars().filter(char::is_ascii_digit).collect();
+/// A customer writes to the business: by phone (`from` has digits) or, for a customer with a
+/// username who shares no number, by user id only (no `from`, no `wa_id` anywhere).
+pub(in crate::sandbox) fn inbound(sb: Sandbox, pnid: &str, from: &Customer, text: &str) {
+    let key = from.key();
     let number = {
         let mut st = sb.inner.state.lock();
         st.last_inbound
-            .insert((pnid.to_string(), wa_id.clone()), unix_now());
+            .insert((pnid.to_string(), key.clone()), unix_now());
         let Some(number) = st.numbers.get(pnid).cloned() else {
             return;
         };
         number
     };
+    let mut contact = json!({ "profile": { "name": from.name }, "user_id": from.user_id() });
+    let mut message = json!({ "from_user_id": from.user_id(), "id": format!("wamid.SBXIN{}", numeric_id()),
+        "timestamp": unix_now().to_string(), "type": "text", "text": { "body": text } });
+    if let Some(u) = &from.username {
+        contact["profile"]["username"] = json!(u);
+    }
+    if let Some(w) = &from.wa_id {
+        contact["wa_id"] = json!(w);
+        message["from"] = json!(w);
+    }
     let value = json!({
         "messaging_product": "whatsapp",
         "metadata": { "display_phone_number": number.display_phone_number, "phone_number_id": pnid },
-        "contacts": [{ "profile": { "name": "Sandbox tenant" }, "wa_id": wa_id }],
-        "messages": [{ "from": wa_id, "id": format!("wamid.SBXIN{}", numeric_id()), "timestamp": unix_now().to_string(),
-                       "type": "text", "text": { "body": text } }],
+        "contacts": [contact],
+        "messages": [message],
     });
     let waba = number.waba_id.clone();
     tokio::spawn(async move { post_webhook(&sb, &number.app_id, &waba, "messages", value).await });
+}
+
+/// A customer changes their number (`user_changed_number`, with the new number) or only their
+/// user id (`user_changed_user_id`): Meta's `system` message, with no `contacts`.
+pub(in crate::sandbox) fn identity_change(
+    sb: Sandbox,
+    pnid: &str,
+    before: &Customer,
+    after: &Customer,
+) {
+    let Some(number) = sb.inner.state.lock().numbers.get(pnid).cloned() else {
+        return;
+    };
+    let mut system = json!({ "user_id": after.user_id(), "previous_user_id": before.user_id() });
+    let mut message = json!({ "from_user_id": before.user_id(), "id": format!("wamid.SBXSYS{}", numeric_id()),
+        "timestamp": unix_now().to_string(), "type": "system" });
+    if let Some(w) = &before.wa_id {
+        message["from"] = json!(w);
+    }
+    match &after.wa_id {
+        Some(w) if after.wa_id != before.wa_id => {
+            system["type"] = json!("user_changed_number");
+            system["wa_id"] = json!(w);
+            system["body"] = json!(format!(
+                "{} changed their phone number to a new number +{w}",
+                before.name
+            ));
+        }
+        _ => {
+            system["type"] = json!("user_changed_user_id");
+            system["body"] = json!(format!("{} changed their WhatsApp account", before.name));
+        }
+    }
+    message["system"] = system;
+    let value = json!({
+        "messaging_product": "whatsapp",
+        "metadata": { "display_phone_number": number.display_phone_number, "phone_number_id": pnid },
+        "messages": [message],
+    });
+    let waba = number.waba_id.clone();
+    tokio::spawn(async move { post_webhook(&sb, &number.app_id, &waba, "messages", value).await });
+}
+
+/// A WhatsApp customer as the sandbox plays them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Customer {
+    /// Their WhatsApp id (phone digits), when they share their number.
+    pub wa_id: Option<String>,
+    /// Their business-scoped user id; derived from the number when not set.
+    pub user_id: Option<String>,
+    pub name: String,
+    pub username: Option<String>,
+}
+
+impl Customer {
+    /// A customer who writes from their phone number (digits, with or without `+`).
+    pub fn phone(number: &str) -> Customer {
+        Customer {
+            wa_id: Some(number.chars().filter(char::is_ascii_digit).collect()),
+            user_id: None,
+            name: "Sandbox tenant".into(),
+            username: None,
+        }
+    }
+
+    /// A customer with a username who shares no number: only their user id reaches the app.
+    pub fn username_only(user_id: &str, username: &str, name: &str) -> Customer {
+        Customer {
+            wa_id: None,
+            user_id: Some(user_id.into()),
+            name: name.into(),
+            username: Some(username.into()),
+        }
+    }
+
+    pub fn user_id(&self) -> String {
+        self.user_id
+            .clone()
+            .unwrap_or_else(|| user_id_for(self.wa_id.as_deref().unwrap_or_default()))
+    }
+
+    /// Their key for windows and limits: the digits, else the user id.
+    fn key(&self) -> String {
+        self.wa_id.clone().unwrap_or_else(|| self.user_id())
+    }
 }

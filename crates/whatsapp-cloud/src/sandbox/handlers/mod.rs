@@ -27,7 +27,8 @@ mod webhooks;
 
 pub(crate) use faults::MESSAGES_SCOPE;
 pub(super) use handshake::{send_test_event, verify_webhook};
-pub(super) use messages::inbound;
+pub use messages::Customer;
+pub(super) use messages::{identity_change, inbound};
 
 use super::{state::Exchange, Sandbox};
 use axum::{

@@ -22,7 +22,10 @@ pub(super) struct StatusCtx {
     pub(super) number: Number,
     pub(super) pnid: String,
     pub(super) wamid: String,
-    pub(super) wa_id: String,
+    /// The recipient's phone digits, when the message went by phone.
+    pub(super) wa_id: Option<String>,
+    /// The recipient's business-scoped user id.
+    pub(super) user_id: String,
     pub(super) callback: Option<String>,
     pub(super) pricing: Value,
 }
@@ -44,11 +47,20 @@ impl StatusCtx {
         let steps = status_chaos(steps, shuffle, duplicate, &mut rand::thread_rng());
         for status in steps {
             tokio::time::sleep(delay).await;
-            let value = json!({
+            let mut value = json!({
                 "messaging_product": "whatsapp",
                 "metadata": { "display_phone_number": self.number.display_phone_number, "phone_number_id": self.pnid },
                 "statuses": [status],
             });
+            // Since 2026 statuses other than `failed` carry the recipient in `contacts`.
+            if value["statuses"][0]["status"] != "failed" {
+                let mut contact =
+                    json!({ "profile": { "name": "Sandbox tenant" }, "user_id": self.user_id });
+                if let Some(w) = &self.wa_id {
+                    contact["wa_id"] = json!(w);
+                }
+                value["contacts"] = json!([contact]);
+            }
             post_webhook(
                 &self.sb,
                 &self.number.app_id,
@@ -65,8 +77,15 @@ impl StatusCtx {
             "id": self.wamid,
             "status": status,
             "timestamp": unix_now().to_string(),
-            "recipient_id": self.wa_id,
         });
+        // `recipient_id` only when the number may be shared; `recipient_user_id` always, except
+        // on `failed` for a message sent by phone.
+        if let Some(w) = &self.wa_id {
+            s["recipient_id"] = json!(w);
+        }
+        if !(status == "failed" && self.wa_id.is_some()) {
+            s["recipient_user_id"] = json!(self.user_id);
+        }
         if let Some(cb) = &self.callback {
             s["biz_opaque_callback_data"] = json!(cb);
         }
