@@ -300,18 +300,22 @@ pub const ENTRIES: &[Entry] = &[
             (META, 132015),
             (META, 132016),
         ],
-        summary: "WhatsApp refused the template Axis CRM used for the invoice: it is not approved in that language, it \
-                  no longer matches what Meta approved, or Meta has paused or disabled it.",
+        summary: "WhatsApp refused the template Axis CRM used for the invoice, or Axis CRM held the invoice back: the \
+                  template is not approved in that language, no longer matches what Meta approved, or Meta has paused, \
+                  disabled, archived or re-categorised it.",
         causes: &[
             "The number of variables no longer matches the approved template, for example after the template was edited in WhatsApp Manager (error 132000).",
             "The template's header is not a document (for example an image), so the PDF does not fit in it (error 132012).",
             "There is no approved template with this name in this language: it is still pending, was rejected, or was deleted (error 132001).",
             "Meta paused the template because of low quality, or disabled it (errors 132015 and 132016).",
+            "Meta archived the template after 12 months without use (it is deleted 28 days later), or moved it from UTILITY to MARKETING; Axis CRM shows either on the settings page and does not send with it.",
         ],
         steps: &[
             "Open Settings → WhatsApp Integration → Message templates and press Refresh templates.",
             "Choose an approved template with a document header and four body variables, or create the invoice template there.",
             "If a template was paused or disabled, create another one: a disabled template cannot be sent.",
+            "If it was archived, unarchive it in WhatsApp Manager within 28 days, or create the invoice template again; Axis CRM warns a month before a template reaches 12 months without use.",
+            "If Meta moved it to MARKETING, create the invoice template again (its wording is transactional) or request a review in WhatsApp Manager within 60 days.",
             "WhatsApp Manager → Message templates shows each template's status and, for rejected ones, the reason.",
         ],
         links: &[WHATSAPP_MANAGER],

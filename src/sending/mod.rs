@@ -235,6 +235,9 @@ pub struct TemplateView {
     pub unusable: Option<String>,
     pub reason: Option<String>,
     pub chosen: bool,
+    /// What its state means and what to do (paused, archived, moved to MARKETING, nearing
+    /// archival for lack of use, …).
+    pub notice: Option<String>,
 }
 
 /// Messages sent this month, as Meta reported them in status webhooks.

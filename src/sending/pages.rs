@@ -509,7 +509,7 @@ pub fn SendingSection() -> impl IntoView {
                                                             <td>{t.name.clone()}<div class="muted small">{t.body_text.clone()}</div></td>
                                                             <td>{t.language.clone()}</td>
                                                             <td>{t.category.clone()}</td>
-                                                            <td><span class=format!("badge template-{}", t.status.to_lowercase())>{t.status.clone()}</span>{t.reason.clone().map(|r| view! { <div class="muted small">{r}</div> })}</td>
+                                                            <td><span class=format!("badge template-{}", t.status.to_lowercase())>{t.status.clone()}</span>{t.reason.clone().map(|r| view! { <div class="muted small">{r}</div> })}{t.notice.clone().map(|n| view! { <div class="template-notice small" role="note">{n}</div> })}</td>
                                                             <td>{if t.chosen { "chosen".to_string() } else { t.unusable.clone().unwrap_or_else(|| "usable".into()) }}</td>
                                                         </tr>
                                                     }).collect_view()}

@@ -3,4 +3,6 @@
 //! wire types and server functions are with sending, whose settings section shows them.
 
 #[cfg(feature = "ssr")]
+pub mod lifecycle;
+#[cfg(feature = "ssr")]
 pub mod server;

@@ -1,6 +1,7 @@
 //! Message templates (needed outside the 24-hour window), the invoice template, and this
 //! month's usage for the WhatsApp settings page.
 
+use super::lifecycle::{archive_warning, TemplateState, RECATEGORISED};
 use crate::{
     connections::server::{self as whatsapp, format_time, Stored},
     platform::{
@@ -65,7 +66,7 @@ pub async fn settings(db: &Db, user_id: i64) -> Result<SendingSettings, AppError
         None => (None, None, None, false, false),
     };
     let templates = sqlx::query(
-        "SELECT name, language, status, category, header_format, body_text, body_params, reason \
+        "SELECT name, language, status, category, header_format, body_text, body_params, reason, created_at, last_sent_at \
          FROM whatsapp_templates WHERE user_id = $1 ORDER BY name, language",
     )
     .bind(user_id)
@@ -77,12 +78,22 @@ pub async fn settings(db: &Db, user_id: i64) -> Result<SendingSettings, AppError
         let language: String = r.try_get("language")?;
         let category: String = r.try_get("category")?;
         let header: Option<String> = r.try_get("header_format")?;
+        let status: String = r.try_get("status")?;
+        let is_chosen = chosen
+            .as_ref()
+            .is_some_and(|(n, l)| *n == name && *l == language);
+        let activity = [
+            r.try_get::<Option<i64>, _>("created_at")?,
+            r.try_get::<Option<i64>, _>("last_sent_at")?,
+        ]
+        .into_iter()
+        .flatten()
+        .max();
         Ok(TemplateView {
-            chosen: chosen
-                .as_ref()
-                .is_some_and(|(n, l)| *n == name && *l == language),
+            notice: notice(&status, &category, is_chosen, activity, db::now()),
+            chosen: is_chosen,
             unusable: unusable(header.as_deref(), r.try_get("body_params")?, &category),
-            status: r.try_get("status")?,
+            status,
             body_text: r.try_get("body_text")?,
             reason: r.try_get("reason")?,
             category,
@@ -114,6 +125,41 @@ pub fn month_start(now: i64) -> (i64, String) {
         start.unix_timestamp(),
         format!("{} {}", t.month(), t.year()),
     )
+}
+
+/// A message went out with this template: Meta counts that as activity, which keeps it from
+/// being archived for 12 months.
+pub async fn sent_with(db: &Db, user_id: i64, name: &str, language: &str) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE whatsapp_templates SET last_sent_at = $1 WHERE user_id = $2 AND name = $3 AND language = $4",
+    )
+    .bind(db::now())
+    .bind(user_id)
+    .bind(name)
+    .bind(language)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// What the settings page says under a template's status: what its state means and what to do
+/// (see `lifecycle`), that Meta moved the invoice template to MARKETING, or that it nears
+/// archival for lack of use.
+fn notice(
+    status: &str,
+    category: &str,
+    chosen: bool,
+    last_activity: Option<i64>,
+    now: i64,
+) -> Option<String> {
+    let state = TemplateState::parse(status);
+    if let Some(l) = state.explain() {
+        return Some(l.detail.to_string());
+    }
+    if chosen && category.eq_ignore_ascii_case("MARKETING") {
+        return Some(RECATEGORISED.detail.to_string());
+    }
+    archive_warning(last_activity, now)
 }
 
 pub async fn usage(db: &Db, user_id: i64) -> Result<UsageView, AppError> {
@@ -152,14 +198,40 @@ pub async fn usage(db: &Db, user_id: i64) -> Result<UsageView, AppError> {
 async fn store(db: &Db, user_id: i64, templates: &[TemplateInfo]) -> Result<(), AppError> {
     let now = db::now();
     let mut tx = db.write().await?;
+    // What Meta does not tell (when Axis CRM first saw and last sent each template) survives the
+    // re-read; a template first seen now counts as active now.
+    let mut activity = std::collections::HashMap::new();
+    for r in sqlx::query(
+        "SELECT name, language, created_at, last_sent_at FROM whatsapp_templates WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_all(&mut *tx)
+    .await?
+    {
+        activity.insert(
+            (
+                r.try_get::<String, _>("name")?,
+                r.try_get::<String, _>("language")?,
+            ),
+            (
+                r.try_get::<Option<i64>, _>("created_at")?,
+                r.try_get::<Option<i64>, _>("last_sent_at")?,
+            ),
+        );
+    }
     sqlx::query("DELETE FROM whatsapp_templates WHERE user_id = $1")
         .bind(user_id)
         .execute(&mut *tx)
         .await?;
     for t in templates {
+        let (created_at, last_sent_at) = activity
+            .get(&(t.name.clone(), t.language.clone()))
+            .copied()
+            .unwrap_or((Some(now), None));
         sqlx::query(
             "INSERT INTO whatsapp_templates (user_id, template_id, name, language, status, category, header_format, \
-             body_text, body_params, reason, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             body_text, body_params, reason, updated_at, created_at, last_sent_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              ON CONFLICT (user_id, name, language) DO NOTHING",
         )
         .bind(user_id)
@@ -173,6 +245,8 @@ async fn store(db: &Db, user_id: i64, templates: &[TemplateInfo]) -> Result<(), 
         .bind(placeholders(&t.body_text))
         .bind(&t.reason)
         .bind(now)
+        .bind(created_at.unwrap_or(now))
+        .bind(last_sent_at)
         .execute(&mut *tx)
         .await?;
     }
@@ -253,7 +327,7 @@ pub async fn create_invoice_template(state: &AppState, user_id: i64) -> Result<(
     .await?;
     sqlx::query(
         "INSERT INTO whatsapp_templates (user_id, template_id, name, language, status, category, header_format, \
-         body_text, body_params, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'DOCUMENT', $7, $8, $9)",
+         body_text, body_params, updated_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 'DOCUMENT', $7, $8, $9, $9)",
     )
     .bind(user_id)
     .bind(&created_id)

@@ -15,6 +15,7 @@ mod onboarding;
 mod schema;
 mod seam;
 mod sending;
+mod templates;
 mod upgrade;
 mod usernames;
 mod webhooks;

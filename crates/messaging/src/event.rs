@@ -90,9 +90,12 @@ pub struct TemplateUpdate {
     pub template_id: Option<String>,
     pub name: Option<String>,
     pub language: Option<String>,
-    /// The new status in the provider's words (`APPROVED`, `REJECTED`, `PAUSED`, …).
-    pub status: String,
+    /// The new status in the provider's words (`APPROVED`, `REJECTED`, `PAUSED`, …), when the
+    /// update is about its status.
+    pub status: Option<String>,
     pub reason: Option<String>,
+    /// The new category (`MARKETING`, …), when the provider re-categorised the template.
+    pub category: Option<String>,
 }
 
 /// One fact from a webhook delivery.

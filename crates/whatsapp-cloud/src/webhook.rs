@@ -195,6 +195,27 @@ pub struct TemplateStatus {
     pub message_template_language: Option<String>,
     #[serde(default)]
     pub reason: Option<String>,
+    /// For pauses: `FIRST_PAUSE`, `SECOND_PAUSE`, `RATE_LIMITING_PAUSE`, `UNPAUSE`, `DISABLED`.
+    #[serde(default)]
+    pub other_info: Option<OtherInfo>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct OtherInfo {
+    #[serde(default)]
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TemplateCategory {
+    #[serde(default)]
+    pub message_template_id: serde_json::Value,
+    #[serde(default)]
+    pub message_template_name: Option<String>,
+    #[serde(default)]
+    pub message_template_language: Option<String>,
+    #[serde(default)]
+    pub new_category: Option<String>,
 }
 
 /// Reads a delivery for the number `phone_number_id`. Changes for another number, statuses
@@ -243,6 +264,16 @@ pub fn parse(
                         Ok(m) => events.extend(inbound(&m, &contacts)),
                         Err(_) => skipped.push("an unreadable message"),
                     }
+                }
+            }
+            "template_category_update" => {
+                match serde_json::from_value::<TemplateCategory>(change.value.clone()) {
+                    Ok(t) => match category(&t) {
+                        Some(e) => events.push(e),
+                        // Only `correct_category`: a notice of a change to come.
+                        None => skipped.push("a notice of a category change to come"),
+                    },
+                    Err(_) => skipped.push("a category update with an unreadable value"),
                 }
             }
             "message_template_status_update" => {
@@ -466,9 +497,32 @@ fn template(t: &TemplateStatus) -> DeliveryEvent {
         template_id: id,
         name: t.message_template_name.clone(),
         language: t.message_template_language.clone(),
-        status: t.event.to_ascii_uppercase(),
-        reason: t.reason.clone().filter(|r| r != "NONE"),
+        status: Some(t.event.to_ascii_uppercase()).filter(|s| !s.is_empty()),
+        reason: t
+            .reason
+            .clone()
+            .or_else(|| t.other_info.as_ref().and_then(|o| o.title.clone()))
+            .filter(|r| r != "NONE"),
+        category: None,
     })
+}
+
+/// `template_category_update`: Meta moved the template to another category (a utility template
+/// judged marketing is billed, and treated, as marketing from then on).
+fn category(t: &TemplateCategory) -> Option<DeliveryEvent> {
+    let id = match &t.message_template_id {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    Some(DeliveryEvent::Template(TemplateUpdate {
+        template_id: id,
+        name: t.message_template_name.clone(),
+        language: t.message_template_language.clone(),
+        status: None,
+        reason: None,
+        category: Some(t.new_category.clone()?.to_ascii_uppercase()),
+    }))
 }
 
 #[cfg(test)]
@@ -528,11 +582,11 @@ mod tests {
         };
         assert_eq!(
             (
-                t.status.as_str(),
+                t.status.as_deref(),
                 t.template_id.as_deref(),
                 t.reason.as_ref()
             ),
-            ("APPROVED", Some("123"), None)
+            (Some("APPROVED"), Some("123"), None)
         );
         assert_eq!(
             skipped,
@@ -741,9 +795,27 @@ mod tests {
         let body = br#"{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{
             "metadata":{"phone_number_id":"42"},"errors":[{"code":131000,"title":"Something went wrong"}]}},
             {"field":"user_preferences","value":{"user_preferences":[{"wa_id":"1","user_id":"US.1","category":"marketing_messages","value":"stop"}]}},
-            {"field":"template_category_update","value":{"message_template_id":1,"new_category":"MARKETING"}},
             {"field":"account_update","value":{"event":"VOLUME_BASED_PRICING_TIER_UPDATE"}}]}]}"#;
         assert!(parse(body, "42", &mut skipped).unwrap().is_empty());
         assert!(skipped.contains(&"errors about the change itself"));
+        // A utility template judged marketing, and a pause with its title.
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"changes":[
+            {"field":"template_category_update","value":{"message_template_id":7,"message_template_name":"axis_invoice_pdf",
+              "message_template_language":"en","previous_category":"UTILITY","new_category":"MARKETING"}},
+            {"field":"message_template_status_update","value":{"event":"PAUSED","message_template_id":7,
+              "message_template_name":"axis_invoice_pdf","message_template_language":"en","reason":null,
+              "other_info":{"title":"FIRST_PAUSE","description":"paused for 3 hours"}}}]}]}"#;
+        let events = parse(body, "42", &mut Vec::new()).unwrap();
+        let [DeliveryEvent::Template(c), DeliveryEvent::Template(p)] = &events[..] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(
+            (c.category.as_deref(), c.status.as_deref()),
+            (Some("MARKETING"), None)
+        );
+        assert_eq!(
+            (p.status.as_deref(), p.reason.as_deref()),
+            (Some("PAUSED"), Some("FIRST_PAUSE"))
+        );
     }
 }

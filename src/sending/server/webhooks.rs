@@ -492,8 +492,10 @@ async fn template_status(
     t: &TemplateUpdate,
     now: i64,
 ) -> Result<(), sqlx::Error> {
+    // A status update sets the status and its reason; a category update only the category.
     sqlx::query(
-        "UPDATE whatsapp_templates SET status = $1, reason = $2, updated_at = $3 \
+        "UPDATE whatsapp_templates SET status = COALESCE($1, status), \
+         reason = CASE WHEN $1 IS NULL THEN reason ELSE $2 END, category = COALESCE($8, category), updated_at = $3 \
          WHERE user_id = $4 AND (template_id = $5 OR (name = $6 AND language = $7))",
     )
     .bind(&t.status)
@@ -503,6 +505,7 @@ async fn template_status(
     .bind(t.template_id.clone().unwrap_or_default())
     .bind(t.name.clone().unwrap_or_default())
     .bind(t.language.clone().unwrap_or_default())
+    .bind(&t.category)
     .execute(&mut **tx)
     .await?;
     Ok(())

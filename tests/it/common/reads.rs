@@ -492,6 +492,15 @@ impl<'a> Stage<'a> {
         .unwrap();
     }
 
+    /// Every template was last active (created or sent) `days` ago.
+    pub async fn templates_idle_for(&self, days: i64) {
+        sqlx::query("UPDATE whatsapp_templates SET created_at = $1, last_sent_at = NULL")
+            .bind(axis_crm::platform::db::now() - days * 86_400)
+            .execute(self.pool)
+            .await
+            .unwrap();
+    }
+
     /// Every send back to "accepted", without the times of its later statuses.
     pub async fn sends_back_to_accepted(&self) {
         sqlx::query(

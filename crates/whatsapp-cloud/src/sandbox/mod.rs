@@ -243,6 +243,19 @@ impl Sandbox {
         handlers::identity_change(self.clone(), phone_number_id, before, after);
     }
 
+    /// Meta changes a template of `waba_id`: a new status (`PAUSED`, `DISABLED`, `ARCHIVED`,
+    /// `UNARCHIVED`, …) and/or a new category (`MARKETING`), each announced by its webhook.
+    pub async fn simulate_template_change(
+        &self,
+        waba_id: &str,
+        name: &str,
+        language: &str,
+        status: Option<&str>,
+        category: Option<&str>,
+    ) {
+        handlers::template_change(self, waba_id, name, language, status, category).await
+    }
+
     /// What Meta does on "Verify and save" in the app's webhook settings: a GET to the callback
     /// URL with the verify token, which must answer with the challenge. `Err` carries Meta's
     /// words.

@@ -94,15 +94,17 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
     let template = if job.force_template || !facts.window_open(now) {
         let conn = connection_info(db, job.user_id).await?;
         let chosen = conn.and_then(|c| c.template);
-        let approved = match &chosen {
-            Some(t) => chosen_template_body(db, job.user_id, t)
-                .await?
-                .is_some_and(|(status, _)| status == "APPROVED"),
-            None => false,
+        let stored = match &chosen {
+            Some(t) => chosen_template_body(db, job.user_id, t).await?,
+            None => None,
         };
-        match chosen.filter(|_| approved) {
-            Some(t) => Some(t),
-            None => return failed(state, &job, "template", Failure::no_template()).await,
+        match (chosen, stored) {
+            (Some(t), Some(s)) => match s.problem {
+                None => Some(t),
+                // Paused, archived, moved to MARKETING, …: the send says so, with what to do.
+                Some(p) => return failed(state, &job, "template", Failure::template(p)).await,
+            },
+            _ => return failed(state, &job, "template", Failure::no_template()).await,
         }
     } else {
         None
@@ -164,7 +166,7 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
         }
     };
 
-    let message = match template {
+    let message = match template.clone() {
         Some((name, language)) => Message::Template {
             name,
             language,
@@ -224,7 +226,13 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
     }
     let tag = callback_tag(job.id, job.attempts);
     match provider.send(account, &job.recipient, &message, &tag).await {
-        Ok(a) => accepted(state, &job, kind, a).await,
+        Ok(a) => {
+            accepted(state, &job, kind, a).await?;
+            if let Some((name, language)) = &template {
+                crate::templates::server::sent_with(db, job.user_id, name, language).await?;
+            }
+            Ok(())
+        }
         Err(e) => super::settle::provider_failed(state, &job, &sender, kind, e, true).await,
     }
 }

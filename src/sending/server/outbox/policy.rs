@@ -2,6 +2,7 @@
 //! connection, the invoice's facts and the 24-hour window, and the chosen template.
 
 use super::{read::human_date, WINDOW_SECS};
+use crate::templates::lifecycle::{Lifecycle, TemplateState, RECATEGORISED};
 use crate::{
     error::AppError,
     invoices::{money, types::Status},
@@ -213,21 +214,38 @@ impl InvoiceFacts {
     }
 }
 
+/// The chosen invoice template as stored: its body, and what stops it, if anything.
+pub(super) struct ChosenTemplate {
+    pub(super) body: String,
+    /// Why it cannot be sent now (its state, or Meta moved it to MARKETING).
+    pub(super) problem: Option<Lifecycle>,
+}
+
 pub(super) async fn chosen_template_body(
     db: &Db,
     user_id: i64,
     template: &(String, String),
-) -> Result<Option<(String, String)>, AppError> {
+) -> Result<Option<ChosenTemplate>, AppError> {
     let row = sqlx::query(
-        "SELECT status, body_text FROM whatsapp_templates WHERE user_id = $1 AND name = $2 AND language = $3",
+        "SELECT status, category, body_text FROM whatsapp_templates WHERE user_id = $1 AND name = $2 AND language = $3",
     )
     .bind(user_id)
     .bind(&template.0)
     .bind(&template.1)
     .fetch_optional(&db.pool)
     .await?;
-    Ok(match row {
-        Some(r) => Some((r.try_get("status")?, r.try_get("body_text")?)),
-        None => None,
-    })
+    let Some(r) = row else { return Ok(None) };
+    let state = TemplateState::parse(&r.try_get::<String, _>("status")?);
+    let marketing = r
+        .try_get::<String, _>("category")?
+        .eq_ignore_ascii_case("MARKETING");
+    let problem = match (state.sendable(), marketing) {
+        (false, _) => state.explain(),
+        (true, true) => Some(RECATEGORISED),
+        (true, false) => None,
+    };
+    Ok(Some(ChosenTemplate {
+        body: r.try_get("body_text")?,
+        problem,
+    }))
 }

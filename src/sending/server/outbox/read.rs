@@ -175,14 +175,15 @@ pub async fn preview(db: &Db, user_id: i64, invoice_id: i64) -> Result<SendPrevi
             None => None,
         };
         let text = match (&chosen, &body) {
-            (Some(_), Some((status, body))) if status == "APPROVED" => {
-                fill_template(body, &f.template_params())
+            (Some(_), Some(t)) if t.problem.is_none() => {
+                fill_template(&t.body, &f.template_params())
             }
-            (Some((name, _)), Some((status, _))) => {
+            (Some((name, _)), Some(t)) => {
+                let problem = t.problem.expect("checked above");
                 if blocker.is_none() {
                     blocker = Some(Blocker {
-                        short: "Template pending".into(),
-                        reason: format!("The invoice template \"{name}\" is {}; Meta must approve it before it can be sent.", status.to_lowercase()),
+                        short: problem.short.into(),
+                        reason: format!("\"{name}\": {}", problem.detail),
                         fix_href: "/settings/whatsapp#templates".into(),
                         fix_label: "Message templates".into(),
                     });

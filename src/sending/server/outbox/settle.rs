@@ -67,6 +67,15 @@ impl Failure {
         })
     }
 
+    /// The chosen invoice template cannot be sent (see `templates::lifecycle`).
+    pub(super) fn template(p: crate::templates::lifecycle::Lifecycle) -> Self {
+        Failure::plain(AppProblem {
+            title: p.title,
+            anchor: "template-problems",
+            detail: p.detail,
+        })
+    }
+
     pub(super) fn no_template() -> Self {
         Failure::plain(AppProblem {
             title: "No approved invoice template",

@@ -29,6 +29,7 @@ pub(crate) use faults::MESSAGES_SCOPE;
 pub(super) use handshake::{send_test_event, verify_webhook};
 pub use messages::Customer;
 pub(super) use messages::{identity_change, inbound};
+pub(super) use templates::template_change;
 
 use super::{state::Exchange, Sandbox};
 use axum::{

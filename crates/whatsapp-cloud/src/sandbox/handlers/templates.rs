@@ -102,6 +102,23 @@ fn check_examples(
 pub(super) fn check_template(templates: &[StoredTemplate], t: &Value) -> Result<String, Answer> {
     let name = t["name"].as_str().unwrap_or_default();
     let lang = t["language"]["code"].as_str().unwrap_or_default();
+    // A paused or disabled template exists but may not be sent (132015, 132016).
+    if let Some(s) = templates
+        .iter()
+        .find(|s| s.name == name && s.language == lang)
+    {
+        match s.status.as_str() {
+            "PAUSED" => {
+                return Err(meta_error(400, 132015, None, "OAuthException",
+                    "(#132015) Template is Paused", Some("Template is paused due to low quality so it cannot be sent in a template message.")));
+            }
+            "DISABLED" => {
+                return Err(meta_error(400, 132016, None, "OAuthException",
+                    "(#132016) Template is Disabled", Some("Template has been paused too many times due to low quality and is now permanently disabled.")));
+            }
+            _ => {}
+        }
+    }
     let Some(stored) = templates
         .iter()
         .find(|s| s.name == name && s.language == lang && s.status == "APPROVED")
@@ -348,5 +365,67 @@ mod tests {
         assert!(check_examples(&[missing], issued).is_err());
         let plain = json!({ "type": "BODY", "text": "No variables." });
         assert!(check_examples(&[plain], issued).is_ok());
+    }
+}
+
+/// Meta changes a template under the business's feet: a new status (`PAUSED`, `DISABLED`,
+/// `ARCHIVED`, `UNARCHIVED`, …, announced by `message_template_status_update`, with `other_info`
+/// for pauses) or a new category (`template_category_update`, e.g. UTILITY to MARKETING). The
+/// stored template changes too, so listing shows it.
+pub(in crate::sandbox) async fn template_change(
+    sb: &Sandbox,
+    waba_id: &str,
+    name: &str,
+    language: &str,
+    status: Option<&str>,
+    category: Option<&str>,
+) {
+    let (id, app_id, previous) = {
+        let mut st = sb.inner.state.lock();
+        let app_id = st
+            .numbers
+            .values()
+            .find(|n| n.waba_id == waba_id)
+            .map(|n| n.app_id.clone());
+        let Some(t) = st.templates.get_mut(waba_id).and_then(|l| {
+            l.iter_mut()
+                .find(|t| t.name == name && t.language == language)
+        }) else {
+            return;
+        };
+        let previous = t.category.clone();
+        if let Some(s) = status {
+            t.status = if s == "UNARCHIVED" {
+                "APPROVED".into()
+            } else {
+                s.into()
+            };
+        }
+        if let Some(c) = category {
+            t.category = c.into();
+        }
+        let Some(app_id) = app_id else { return };
+        (t.id.clone(), app_id, previous)
+    };
+    let id_num = id.parse::<i64>().unwrap_or_default();
+    if let Some(s) = status {
+        let mut value = json!({ "event": s, "message_template_id": id_num,
+            "message_template_name": name, "message_template_language": language, "reason": null });
+        if s == "PAUSED" {
+            value["other_info"] = json!({ "title": "FIRST_PAUSE", "description": "Your template has been paused for 3 hours due to low quality." });
+        }
+        post_webhook(
+            sb,
+            &app_id,
+            waba_id,
+            "message_template_status_update",
+            value,
+        )
+        .await;
+    }
+    if let Some(c) = category {
+        let value = json!({ "message_template_id": id_num, "message_template_name": name,
+            "message_template_language": language, "previous_category": previous, "new_category": c });
+        post_webhook(sb, &app_id, waba_id, "template_category_update", value).await;
     }
 }
