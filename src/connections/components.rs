@@ -155,8 +155,13 @@ fn ConnectionCard(
     test: ServerAction<TestWhatsapp>,
     replace: ServerAction<ReplaceWhatsappToken>,
     disconnect: ServerAction<DisconnectWhatsapp>,
-    flashes: (Option<FormFlash>, Option<FormFlash>),
+    subscribe: ServerAction<SubscribeWhatsappWebhooks>,
+    flashes: (Option<FormFlash>, Option<FormFlash>, Option<FormFlash>),
 ) -> impl IntoView {
+    let subscribe_problem = problem_of(
+        subscribe.value(),
+        flashes.2.as_ref().map(|f| f.error.clone()),
+    );
     let test_problem = problem_of(test.value(), flashes.0.as_ref().map(|f| f.error.clone()));
     let replace_form = FormState::new(replace.value(), flashes.1.clone());
     let replace_problem = problem_of(replace.value(), flashes.1.as_ref().map(|f| f.error.clone()));
@@ -255,6 +260,28 @@ fn ConnectionCard(
             </p>
             <CopyField label="Callback URL" name="callback" value=c.webhook_url.clone()/>
             <CopyField label="Verify Token" name="verify" value=c.verify_token.clone()/>
+            {match c.webhooks_subscribed {
+                Some(true) => view! {
+                    <p class="status" id="webhook-subscription">"Subscribed: Meta sends this app the account's webhooks."</p>
+                }.into_any(),
+                Some(false) => view! {
+                    <div class="alert alert-warn" id="webhook-subscription" role="status">
+                        <p>
+                            <strong>"Your app is not subscribed to this WhatsApp Business Account. "</strong>
+                            "Until it is, Meta sends no webhook at all: the ticks stop at \"accepted\" and tenants' replies "
+                            "never arrive, even with the Callback URL saved. Subscribe fixes it (the same as "
+                            <code>"POST /{waba-id}/subscribed_apps"</code> ")."
+                        </p>
+                        <ActionForm action=subscribe>
+                            <button type="submit" class="button primary" disabled=move || subscribe.pending().get()>"Subscribe"</button>
+                        </ActionForm>
+                    </div>
+                }.into_any(),
+                None => view! {
+                    <p class="muted" id="webhook-subscription">"Whether the app is subscribed to the account's webhooks is not known (it needs the Business Account ID). Test connection checks it."</p>
+                }.into_any(),
+            }}
+            {move || subscribe_problem.get().map(|p| view! { <ProblemBox problem=p/> })}
         </section>
     }
 }
@@ -267,6 +294,7 @@ pub fn WhatsAppSettingsPage() -> impl IntoView {
     let test_env = ServerAction::<TestEnvWhatsapp>::new();
     let replace = ServerAction::<ReplaceWhatsappToken>::new();
     let disconnect = ServerAction::<DisconnectWhatsapp>::new();
+    let subscribe = ServerAction::<SubscribeWhatsappWebhooks>::new();
     let data = Resource::new_blocking(
         move || {
             (
@@ -275,6 +303,7 @@ pub fn WhatsAppSettingsPage() -> impl IntoView {
                 test.version().get(),
                 replace.version().get(),
                 disconnect.version().get(),
+                subscribe.version().get(),
             )
         },
         |_| get_whatsapp(),
@@ -284,6 +313,7 @@ pub fn WhatsAppSettingsPage() -> impl IntoView {
         use_flash("whatsapp-sandbox"),
         use_flash("whatsapp-test"),
         use_flash("whatsapp-replace"),
+        use_flash("whatsapp-subscribe"),
     );
     view! {
         <h1>"WhatsApp Integration"</h1>
@@ -294,13 +324,13 @@ pub fn WhatsAppSettingsPage() -> impl IntoView {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
                 let page = data.await;
-                let (connect_flash, sandbox_flash, test_flash, replace_flash) =
-                    (flashes.0.await, flashes.1.await, flashes.2.await, flashes.3.await);
+                let (connect_flash, sandbox_flash, test_flash, replace_flash, subscribe_flash) =
+                    (flashes.0.await, flashes.1.await, flashes.2.await, flashes.3.await, flashes.4.await);
                 match page {
                     Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
                     Ok(WhatsAppPage { connection: Some(c), .. }) => {
                         view! {
-                            <ConnectionCard c test replace disconnect flashes=(test_flash, replace_flash)/>
+                            <ConnectionCard c test replace disconnect subscribe flashes=(test_flash, replace_flash, subscribe_flash)/>
                             <crate::sending::SendingSection/>
                         }.into_any()
                     }

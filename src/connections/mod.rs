@@ -81,6 +81,8 @@ pub struct ConnectionView {
     /// `{AXIS_PUBLIC_URL}/webhooks/whatsapp/{key}`, to paste into Meta's webhook settings.
     pub webhook_url: String,
     pub verify_token: String,
+    /// Whether Meta will send this app the account's webhooks (`None`: not known).
+    pub webhooks_subscribed: Option<bool>,
 }
 
 /// The result of testing credentials supplied by the environment. No credentials in it.
@@ -165,6 +167,18 @@ pub async fn test_whatsapp() -> Result<(), AppError> {
     }
     .await;
     srv::finish("whatsapp-test", &[], result).await
+}
+
+#[server(endpoint = "whatsapp/subscribe")]
+pub async fn subscribe_whatsapp_webhooks() -> Result<(), AppError> {
+    use crate::{connections::server as whatsapp, platform::context as srv};
+    let result = async {
+        let state = srv::app_state()?;
+        let user_id = srv::require_user_id().await?;
+        whatsapp::subscribe_webhooks(&state, user_id).await
+    }
+    .await;
+    srv::finish("whatsapp-subscribe", &[], result).await
 }
 
 #[server(endpoint = "whatsapp/test_env")]

@@ -298,7 +298,7 @@ where
         "UPDATE whatsapp_connections SET verified_name = $1, display_phone_number = $2, quality_rating = $3, \
          name_status = $4, code_verification_status = $5, number_status = $6, account_mode = $7, throughput_level = $8, \
          messaging_limit = $9, health_problems = $10, token_kind = $11, token_expires_at = $12, last_checked_at = $13, \
-         last_check_error = NULL WHERE user_id = $14",
+         last_check_error = NULL, webhooks_subscribed = $15 WHERE user_id = $14",
     )
     .bind(&s.verified_name)
     .bind(&s.display_phone_number)
@@ -314,6 +314,7 @@ where
     .bind(expires_at)
     .bind(now())
     .bind(user_id)
+    .bind(check.webhooks.stored())
     .execute(executor)
     .await?;
     Ok(())
@@ -355,6 +356,21 @@ pub async fn test(state: &AppState, user_id: i64) -> Result<(), AppError> {
         .map_err(|e| check_failure(e, &stored.account.sender));
     record_check(&state.db, user_id, result.as_ref()).await?;
     result.map(|_| ())
+}
+
+/// "Subscribe": subscribes the connection's app to its account's webhooks, then checks again
+/// so the page shows the subscription as the provider now reports it.
+pub async fn subscribe_webhooks(state: &AppState, user_id: i64) -> Result<(), AppError> {
+    let stored = load(&state.db, &state.keyring, user_id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let provider = state.providers.get(&stored.provider, stored.mode)?;
+    provider
+        .subscribe_webhooks(&stored.account)
+        .await
+        .map_err(|e| check_failure(e, &stored.account.sender))?;
+    tracing::info!(user_id, "subscribed the app to the account's webhooks");
+    test(state, user_id).await
 }
 
 /// "Replace token": checks the new token (already in the provider's shape) with the stored
@@ -457,6 +473,7 @@ struct PageRow {
     last_check_error: Option<String>,
     webhook_key: String,
     verify_token_enc: String,
+    webhooks_subscribed: Option<i64>,
 }
 
 pub async fn page(state: &AppState, user_id: i64) -> Result<WhatsAppPage, AppError> {
@@ -464,7 +481,7 @@ pub async fn page(state: &AppState, user_id: i64) -> Result<WhatsAppPage, AppErr
         "SELECT provider, mode, phone_number_id, business_account_id, phone_number, app_id, app_secret_enc, token_last4, \
          token_kind, token_expires_at, verified_name, display_phone_number, quality_rating, name_status, \
          code_verification_status, number_status, account_mode, throughput_level, messaging_limit, health_problems, \
-         connected_at, last_checked_at, last_check_error, webhook_key, verify_token_enc \
+         connected_at, last_checked_at, last_check_error, webhook_key, verify_token_enc, webhooks_subscribed \
          FROM whatsapp_connections WHERE user_id = $1",
     )
     .bind(user_id)
@@ -508,6 +525,7 @@ pub async fn page(state: &AppState, user_id: i64) -> Result<WhatsAppPage, AppErr
                     webhook_path(&r.provider, &r.webhook_key)
                 ),
                 verify_token: verify.expose_secret().to_string(),
+                webhooks_subscribed: r.webhooks_subscribed.map(|v| v != 0),
             })
         }
     };

@@ -12,6 +12,7 @@ use messaging::{
     Accepted, Account, AccountError, ConnectionCheck, DeliveryEvent, DeliveryState, Disposition,
     Inbound, Media, Message, Pace, Person, Problem, Provider, ProviderError, ProviderId, Recipient,
     SecretString, SenderStatus, StatusUpdate, TemplateDraft, TemplateInfo, TokenLifetime,
+    WebhookSubscription,
 };
 use parking_lot::Mutex;
 use std::{collections::VecDeque, sync::Arc, time::Duration};
@@ -82,6 +83,7 @@ impl Provider for ScriptProvider {
                 ..Default::default()
             },
             token: TokenLifetime::Permanent,
+            webhooks: WebhookSubscription::Unknown,
         })
     }
 

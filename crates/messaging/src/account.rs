@@ -51,6 +51,30 @@ pub struct SenderStatus {
 pub struct ConnectionCheck {
     pub sender: SenderStatus,
     pub token: TokenLifetime,
+    /// Whether the provider will send this app the account's webhooks.
+    pub webhooks: WebhookSubscription,
+}
+
+/// Whether webhooks will come: Meta sends none to an app that is not subscribed to the
+/// WhatsApp Business Account, the common reason no status ever arrives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookSubscription {
+    Subscribed,
+    NotSubscribed,
+    /// Not known: no account id to ask about, the question failed, or the provider has no
+    /// such step.
+    Unknown,
+}
+
+impl WebhookSubscription {
+    /// The stored form: 1, 0 or NULL.
+    pub fn stored(self) -> Option<i64> {
+        match self {
+            WebhookSubscription::Subscribed => Some(1),
+            WebhookSubscription::NotSubscribed => Some(0),
+            WebhookSubscription::Unknown => None,
+        }
+    }
 }
 
 /// The part of a connection's credentials a provider found wrong or missing.

@@ -19,7 +19,7 @@ mod event;
 
 pub use account::{
     template_variables, AccountError, AccountField, ConnectionCheck, SenderStatus, TemplateDraft,
-    TemplateInfo, TokenLifetime,
+    TemplateInfo, TokenLifetime, WebhookSubscription,
 };
 pub use error::{Disposition, Pace, Problem, ProviderError};
 pub use event::{
@@ -143,6 +143,12 @@ pub trait Provider: Send + Sync + 'static {
     /// Proves the credentials work and describes the sending number: what the settings page
     /// shows after "Connect" and "Test connection".
     async fn check_connection(&self, account: &Account) -> Result<ConnectionCheck, AccountError>;
+
+    /// Subscribes the app to the account's webhooks, where the provider needs that step
+    /// (Meta's `subscribed_apps`). Providers whose webhooks need no subscription do nothing.
+    async fn subscribe_webhooks(&self, _account: &Account) -> Result<(), AccountError> {
+        Ok(())
+    }
 
     /// The account's message templates, every status.
     async fn templates(&self, account: &Account) -> Result<Vec<TemplateInfo>, AccountError>;

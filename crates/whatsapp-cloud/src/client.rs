@@ -202,6 +202,64 @@ impl GraphClient {
         .await
     }
 
+    /// The ids of the apps subscribed to the Business Account's webhooks. Meta sends an app no
+    /// webhook for an account it is not subscribed to.
+    pub async fn subscribed_apps(
+        &self,
+        waba_id: &str,
+        token: &SecretString,
+        app_secret: Option<&SecretString>,
+    ) -> Result<Vec<String>, GraphError> {
+        #[derive(serde::Deserialize)]
+        struct Data {
+            #[serde(default)]
+            whatsapp_business_api_data: Option<AppData>,
+        }
+        #[derive(serde::Deserialize)]
+        struct AppData {
+            #[serde(default)]
+            id: Option<String>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Wrapper {
+            #[serde(default)]
+            data: Vec<Data>,
+        }
+        let req = self.request(
+            Method::GET,
+            &format!("{waba_id}/subscribed_apps"),
+            token,
+            app_secret,
+        );
+        Ok(Self::send::<Wrapper>(req)
+            .await?
+            .data
+            .into_iter()
+            .filter_map(|d| d.whatsapp_business_api_data.and_then(|a| a.id))
+            .collect())
+    }
+
+    /// Subscribes the token's app to the Business Account's webhooks.
+    pub async fn subscribe_app(
+        &self,
+        waba_id: &str,
+        token: &SecretString,
+        app_secret: Option<&SecretString>,
+    ) -> Result<bool, GraphError> {
+        #[derive(serde::Deserialize)]
+        struct Success {
+            #[serde(default)]
+            success: bool,
+        }
+        let req = self.request(
+            Method::POST,
+            &format!("{waba_id}/subscribed_apps"),
+            token,
+            app_secret,
+        );
+        Ok(Self::send::<Success>(req).await?.success)
+    }
+
     /// Asks Meta about `token` with the app's own access token (`{app_id}|{app_secret}`), which
     /// works for system-user tokens too.
     pub async fn debug_token(

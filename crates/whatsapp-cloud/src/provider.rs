@@ -11,7 +11,7 @@ use async_trait::async_trait;
 use messaging::{
     Accepted, Account, AccountError, AccountField, ConnectionCheck, DeliveryEvent, Media, Message,
     Provider, ProviderError, ProviderId, Recipient, SenderStatus, TemplateDraft, TemplateInfo,
-    TokenLifetime,
+    TokenLifetime, WebhookSubscription,
 };
 use serde_json::json;
 use std::time::Duration;
@@ -209,10 +209,39 @@ impl Provider for MetaProvider {
                 Err(e) => return Err(failed(e)),
             },
         };
+        // Asked, not required: a token without the permission to read subscriptions still sends.
+        let webhooks = match &account.account_id {
+            None => WebhookSubscription::Unknown,
+            Some(waba) => match self.client.subscribed_apps(waba, token, secret).await {
+                Ok(apps) => match &account.app_id {
+                    Some(app) if apps.iter().any(|a| a == app) => WebhookSubscription::Subscribed,
+                    Some(_) => WebhookSubscription::NotSubscribed,
+                    None if apps.is_empty() => WebhookSubscription::NotSubscribed,
+                    None => WebhookSubscription::Subscribed,
+                },
+                Err(e) => {
+                    tracing::info!(error = %e, "could not read the Business Account's webhook subscriptions");
+                    WebhookSubscription::Unknown
+                }
+            },
+        };
         Ok(ConnectionCheck {
             sender: sender_status(&phone),
             token: lifetime(kind),
+            webhooks,
         })
+    }
+
+    async fn subscribe_webhooks(&self, account: &Account) -> Result<(), AccountError> {
+        let waba = account.account_id.as_deref().ok_or_else(|| AccountError::Field {
+            field: AccountField::AccountId,
+            message: "Webhooks are subscribed per WhatsApp Business Account: reconnect with the Business Account ID to subscribe.".into(),
+        })?;
+        self.client
+            .subscribe_app(waba, &account.token, account.signing_secret.as_ref())
+            .await
+            .map_err(failed)?;
+        Ok(())
     }
 
     async fn templates(&self, account: &Account) -> Result<Vec<TemplateInfo>, AccountError> {

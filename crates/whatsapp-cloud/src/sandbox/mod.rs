@@ -243,6 +243,16 @@ impl Sandbox {
         handlers::identity_change(self.clone(), phone_number_id, before, after);
     }
 
+    /// The app is no longer subscribed to `waba_id`'s webhooks (as when it was never subscribed
+    /// in the App Dashboard): no webhook comes until `POST /{waba-id}/subscribed_apps`.
+    pub fn unsubscribe_app(&self, waba_id: &str) {
+        self.inner
+            .state
+            .lock()
+            .unsubscribed
+            .insert(waba_id.to_string());
+    }
+
     /// Meta changes a template of `waba_id`: a new status (`PAUSED`, `DISABLED`, `ARCHIVED`,
     /// `UNARCHIVED`, …) and/or a new category (`MARKETING`), each announced by its webhook.
     pub async fn simulate_template_change(

@@ -207,6 +207,9 @@ pub(crate) struct State {
     pub throughput: HashMap<String, (Instant, u32)>,
     /// Per (phone number, recipient): tokens left and when they were last refilled.
     pub pair: HashMap<(String, String), (f64, Instant)>,
+    /// Business Accounts whose app is not subscribed to their webhooks (`subscribed_apps`):
+    /// Meta sends them none. Accounts are subscribed when created, as "Use sandbox" does.
+    pub unsubscribed: std::collections::HashSet<String>,
 }
 
 impl State {

@@ -21,6 +21,7 @@ mod media;
 mod messages;
 mod phone;
 mod statuses;
+mod subscriptions;
 mod templates;
 mod uploads;
 mod webhooks;
@@ -62,6 +63,10 @@ pub(super) fn router(sb: Sandbox) -> Router {
         .route(
             "/{version}/{id}/messages",
             axum::routing::post(messages::send_message),
+        )
+        .route(
+            "/{version}/{id}/subscribed_apps",
+            get(subscriptions::subscribed_apps).post(subscriptions::subscribe_app),
         )
         .route(
             "/{version}/{id}/message_templates",

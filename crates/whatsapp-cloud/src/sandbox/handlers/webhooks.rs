@@ -47,6 +47,15 @@ pub(super) async fn post_webhook(
     field: &str,
     value: Value,
 ) {
+    // An app that is not subscribed to the Business Account gets nothing from it.
+    if sb.inner.state.lock().unsubscribed.contains(waba_id) {
+        tracing::debug!(
+            waba_id,
+            field,
+            "sandbox webhook not sent: the app is not subscribed"
+        );
+        return;
+    }
     let envelope = json!({ "object": "whatsapp_business_account", "entry": [{ "id": waba_id, "changes": [{ "field": field, "value": value }] }] });
     let body = meta_json(&envelope);
     let retry_for = sb.inner.config.lock().webhook_retry_for;
