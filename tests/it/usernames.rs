@@ -19,13 +19,7 @@ fn world(backend: Backend) -> common::world::WorldBuilder {
 }
 
 async fn tenant_row(w: &World, provider_user_id: &str) -> Option<(i64, String, Option<String>)> {
-    use sqlx::Row;
-    sqlx::query("SELECT id, name, phone_e164 FROM tenants WHERE provider_user_id = $1")
-        .bind(provider_user_id)
-        .fetch_optional(w.pool())
-        .await
-        .unwrap()
-        .map(|r| (r.get("id"), r.get("name"), r.get("phone_e164")))
+    w.reads().tenant_by_user_id(provider_user_id).await
 }
 
 /// A customer with a username who shares no number writes; they become a tenant shown by
@@ -134,13 +128,7 @@ async fn a_phone_match_learns_the_id_and_identity_changes_rekey(backend: Backend
         w.reads().inbound_messages().await > heard
     })
     .await;
-    use sqlx::Row;
-    let owner: Option<i64> =
-        sqlx::query("SELECT tenant_id FROM whatsapp_inbound WHERE body = 'New number, same flat'")
-            .fetch_one(w.pool())
-            .await
-            .unwrap()
-            .get("tenant_id");
+    let owner = w.reads().inbound_tenant("New number, same flat").await;
     assert_eq!(owner, Some(tenant));
     w.close().await;
 }

@@ -158,6 +158,24 @@ impl<'a> Reads<'a> {
     }
 
     /// How many tenants have written to the business (their 24-hour window was opened).
+    /// The tenant known by this provider user id: (id, name, phone in E.164).
+    pub async fn tenant_by_user_id(&self, user_id: &str) -> Option<(i64, String, Option<String>)> {
+        sqlx::query_as("SELECT id, name, phone_e164 FROM tenants WHERE provider_user_id = $1")
+            .bind(user_id)
+            .fetch_optional(self.pool)
+            .await
+            .unwrap()
+    }
+
+    /// The tenant an inbound message with this text was filed under.
+    pub async fn inbound_tenant(&self, body: &str) -> Option<i64> {
+        sqlx::query_scalar("SELECT tenant_id FROM whatsapp_inbound WHERE body = $1")
+            .bind(body)
+            .fetch_one(self.pool)
+            .await
+            .unwrap()
+    }
+
     /// When the tenant of the invoice numbered `number` last wrote (their window's start).
     pub async fn tenant_last_inbound(&self, number: &str) -> Option<i64> {
         sqlx::query_scalar(
