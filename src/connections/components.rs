@@ -200,6 +200,12 @@ fn ConnectionCard(
                     <ul>{c.health_problems.iter().map(|p| view! { <li>{p.clone()}</li> }).collect_view()}</ul>
                 </div>
             })}
+            {c.account_notice.clone().map(|n| view! {
+                <div class=if c.paused_text.is_some() { "alert alert-error" } else { "alert alert-warn" } role="status" id="account-notice">
+                    <p><strong>"Meta about this account: "</strong>{n}</p>
+                    {c.paused_text.clone().map(|p| view! { <p><strong>{p}</strong>" Invoices stay queued and go out when it ends."</p> })}
+                </div>
+            })}
             {c.last_check_error.clone().map(|e| view! {
                 <p class="alert alert-error">
                     {format!("The last check failed: {e}. Test the connection again after fixing it. ")}

@@ -83,6 +83,10 @@ pub struct ConnectionView {
     pub verify_token: String,
     /// Whether Meta will send this app the account's webhooks (`None`: not known).
     pub webhooks_subscribed: Option<bool>,
+    /// What Meta last said about the whole account (restriction, ban, app removed, tier).
+    pub account_notice: Option<String>,
+    /// Set while the account's sends are paused by such a notice.
+    pub paused_text: Option<String>,
 }
 
 /// The result of testing credentials supplied by the environment. No credentials in it.

@@ -298,7 +298,8 @@ where
         "UPDATE whatsapp_connections SET verified_name = $1, display_phone_number = $2, quality_rating = $3, \
          name_status = $4, code_verification_status = $5, number_status = $6, account_mode = $7, throughput_level = $8, \
          messaging_limit = $9, health_problems = $10, token_kind = $11, token_expires_at = $12, last_checked_at = $13, \
-         last_check_error = NULL, webhooks_subscribed = $15 WHERE user_id = $14",
+         last_check_error = NULL, webhooks_subscribed = $15, \
+         paused = CASE WHEN paused_until IS NULL THEN 0 ELSE paused END WHERE user_id = $14",
     )
     .bind(&s.verified_name)
     .bind(&s.display_phone_number)
@@ -356,6 +357,53 @@ pub async fn test(state: &AppState, user_id: i64) -> Result<(), AppError> {
         .map_err(|e| check_failure(e, &stored.account.sender));
     record_check(&state.db, user_id, result.as_ref()).await?;
     result.map(|_| ())
+}
+
+/// Stores what the provider said about the whole account. A notice that blocks sending pauses
+/// the connection's sends (until its end, when told); one that lifts it resumes them.
+pub async fn account_notice(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    user_id: i64,
+    n: &messaging::AccountNotice,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE whatsapp_connections SET account_notice = $1, account_notice_at = $2, \
+         paused = CASE WHEN $3 = 1 THEN 1 WHEN $4 = 1 THEN 0 ELSE paused END, \
+         paused_until = CASE WHEN $3 = 1 THEN $5 WHEN $4 = 1 THEN NULL ELSE paused_until END \
+         WHERE user_id = $6",
+    )
+    .bind(&n.text)
+    .bind(now)
+    .bind(n.blocks_sending as i64)
+    .bind(n.clears as i64)
+    .bind(n.until)
+    .bind(user_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Why the connection's sends are paused right now, if they are: the provider's notice and
+/// until when (`None`: until lifted).
+pub async fn paused(
+    db: &Db,
+    user_id: i64,
+    now: i64,
+) -> Result<Option<(String, Option<i64>)>, AppError> {
+    let row: Option<(Option<String>, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT account_notice, paused, paused_until FROM whatsapp_connections WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(match row {
+        Some((notice, 1, until)) if until.is_none_or(|u| u > now) => Some((
+            notice.unwrap_or_else(|| "Meta paused this account's sending.".into()),
+            until,
+        )),
+        _ => None,
+    })
 }
 
 /// "Subscribe": subscribes the connection's app to its account's webhooks, then checks again
@@ -474,6 +522,10 @@ struct PageRow {
     webhook_key: String,
     verify_token_enc: String,
     webhooks_subscribed: Option<i64>,
+    account_notice: Option<String>,
+    account_notice_at: Option<i64>,
+    paused: i64,
+    paused_until: Option<i64>,
 }
 
 pub async fn page(state: &AppState, user_id: i64) -> Result<WhatsAppPage, AppError> {
@@ -481,7 +533,8 @@ pub async fn page(state: &AppState, user_id: i64) -> Result<WhatsAppPage, AppErr
         "SELECT provider, mode, phone_number_id, business_account_id, phone_number, app_id, app_secret_enc, token_last4, \
          token_kind, token_expires_at, verified_name, display_phone_number, quality_rating, name_status, \
          code_verification_status, number_status, account_mode, throughput_level, messaging_limit, health_problems, \
-         connected_at, last_checked_at, last_check_error, webhook_key, verify_token_enc, webhooks_subscribed \
+         connected_at, last_checked_at, last_check_error, webhook_key, verify_token_enc, webhooks_subscribed, \
+         account_notice, account_notice_at, paused, paused_until \
          FROM whatsapp_connections WHERE user_id = $1",
     )
     .bind(user_id)
@@ -526,6 +579,19 @@ pub async fn page(state: &AppState, user_id: i64) -> Result<WhatsAppPage, AppErr
                 ),
                 verify_token: verify.expose_secret().to_string(),
                 webhooks_subscribed: r.webhooks_subscribed.map(|v| v != 0),
+                account_notice: r.account_notice.map(|n| match r.account_notice_at {
+                    Some(at) => format!("{n} ({})", format_time(at)),
+                    None => n,
+                }),
+                paused_text: (r.paused == 1 && r.paused_until.is_none_or(|u| u > now())).then(
+                    || match r.paused_until {
+                        Some(u) => format!("Sends are paused until {}.", format_time(u)),
+                        None => {
+                            "Sends are paused until Meta lifts this, or a Test connection succeeds."
+                                .into()
+                        }
+                    },
+                ),
             })
         }
     };

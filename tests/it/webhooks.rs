@@ -231,7 +231,67 @@ async fn an_unsubscribed_app_is_found_and_subscribed(backend: Backend) {
     w.close().await;
 }
 
+/// Meta restricts the account: the card says so, sends wait (saying why) instead of failing one
+/// by one, and go out as soon as Meta lifts it.
+async fn an_account_restriction_pauses_sends_until_lifted(backend: Backend) {
+    let w = World::builder(backend)
+        .env(FAST)
+        .sandbox_config(|c| c.status_delay = Duration::from_millis(30))
+        .connected()
+        .with_sample_data()
+        .with_template()
+        .build()
+        .await;
+    let a = w.account().clone();
+    let account_update = |value: serde_json::Value| {
+        serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": a.business_account_id,
+            "changes": [{"field": "account_update", "value": value}]}]})
+        .to_string()
+    };
+    let restricted = account_update(serde_json::json!({"event": "ACCOUNT_RESTRICTION",
+        "restriction_info": [{"restriction_type": "RESTRICTED_BIZ_INITIATED_MESSAGING", "expiration": now() + 7 * 86_400}]}));
+    assert_eq!(w.post_webhook(&restricted, Some(&a.app_secret)).await, 200);
+    let card = w.call("whatsapp/get", &[]).await.json()["connection"].clone();
+    assert!(
+        card["account_notice"]
+            .as_str()
+            .unwrap()
+            .contains("restricted biz initiated messaging"),
+        "{card}"
+    );
+    assert!(card["paused_text"]
+        .as_str()
+        .unwrap()
+        .starts_with("Sends are paused until"));
+    w.send_invoice("INV-0003").await;
+    let invoice = w.invoice_id("INV-0003").await;
+    w.drive("the send to wait for the pause", || async {
+        w.reads()
+            .send_of(invoice)
+            .await
+            .is_some_and(|s| s.error_title.as_deref() == Some("Sending paused by Meta"))
+    })
+    .await;
+    let send = w.reads().send_of(invoice).await.unwrap();
+    assert_eq!(send.state, "queued");
+    assert_eq!(send.error_anchor.as_deref(), Some("account-restricted"));
+    assert!(w.accepted_for("INV-0003").await.is_empty());
+
+    // Lifted: the waiting send goes at once.
+    let lifted = account_update(
+        serde_json::json!({"event": "DISABLED_UPDATE", "ban_info": {"waba_ban_state": "REINSTATE"}}),
+    );
+    assert_eq!(w.post_webhook(&lifted, Some(&a.app_secret)).await, 200);
+    w.drive("the send after the pause", || async {
+        !w.accepted_for("INV-0003").await.is_empty()
+    })
+    .await;
+    assert!(w.call("whatsapp/get", &[]).await.json()["connection"]["paused_text"].is_null());
+    w.close().await;
+}
+
 per_backend!(
+    an_account_restriction_pauses_sends_until_lifted,
     parallel_deliveries_all_succeed,
     large_deliveries_are_accepted_up_to_the_limit,
     an_unsubscribed_app_is_found_and_subscribed,

@@ -105,4 +105,21 @@ pub enum DeliveryEvent {
     Inbound(Inbound),
     Template(TemplateUpdate),
     Identity(IdentityChange),
+    Account(AccountNotice),
+}
+
+/// Something the provider says about the whole account: a restriction, a ban, the app removed,
+/// a new pricing tier. `blocks_sending` pauses the account's sends (until `until`, when given)
+/// instead of letting each one fail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountNotice {
+    /// The provider's event name (`ACCOUNT_RESTRICTION`, `PARTNER_APP_UNINSTALLED`, …).
+    pub event: String,
+    /// What it means for the user, in a sentence.
+    pub text: String,
+    pub blocks_sending: bool,
+    /// When it ends (Unix seconds), if the provider says.
+    pub until: Option<i64>,
+    /// Whether this notice lifts an earlier one (a reinstated account).
+    pub clears: bool,
 }

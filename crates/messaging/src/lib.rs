@@ -23,8 +23,8 @@ pub use account::{
 };
 pub use error::{Disposition, Pace, Problem, ProviderError};
 pub use event::{
-    DeliveryEvent, DeliveryState, IdentityChange, Inbound, Person, Pricing, StatusUpdate,
-    TemplateUpdate,
+    AccountNotice, DeliveryEvent, DeliveryState, IdentityChange, Inbound, Person, Pricing,
+    StatusUpdate, TemplateUpdate,
 };
 pub use secrecy::{ExposeSecret, SecretString};
 

@@ -10,7 +10,7 @@
 
 use crate::error::classify_code;
 use messaging::{
-    DeliveryEvent, DeliveryState, IdentityChange, Inbound as NeutralInbound, Person,
+    AccountNotice, DeliveryEvent, DeliveryState, IdentityChange, Inbound as NeutralInbound, Person,
     Pricing as NeutralPricing, StatusUpdate, TemplateUpdate,
 };
 use serde::Deserialize;
@@ -282,6 +282,10 @@ pub fn parse(
                     Err(_) => skipped.push("a template update with an unreadable value"),
                 }
             }
+            "account_update" => match account_notice(&change.value) {
+                Some(n) => events.push(DeliveryEvent::Account(n)),
+                None => skipped.push("an account update Axis CRM does not act on"),
+            },
             _ => skipped.push("a field Axis CRM does not use"),
         }
     }
@@ -504,6 +508,89 @@ fn template(t: &TemplateStatus) -> DeliveryEvent {
             .or_else(|| t.other_info.as_ref().and_then(|o| o.title.clone()))
             .filter(|r| r != "NONE"),
         category: None,
+    })
+}
+
+/// An `account_update` as the user must hear it (Meta's account_update reference, 2026).
+fn account_notice(v: &serde_json::Value) -> Option<AccountNotice> {
+    let event = v["event"].as_str()?.to_ascii_uppercase();
+    let notice = |text: String, blocks: bool, until: Option<i64>, clears: bool| AccountNotice {
+        event: event.clone(),
+        text,
+        blocks_sending: blocks,
+        until,
+        clears,
+    };
+    Some(match event.as_str() {
+        "ACCOUNT_RESTRICTION" => {
+            let info = v["restriction_info"].as_array().cloned().unwrap_or_default();
+            let kinds: Vec<String> = info
+                .iter()
+                .filter_map(|r| r["restriction_type"].as_str())
+                .map(|t| t.replace('_', " ").to_lowercase())
+                .collect();
+            let until = info
+                .iter()
+                .filter_map(|r| r["expiration"].as_i64())
+                .max();
+            notice(
+                format!(
+                    "Meta restricted this WhatsApp Business Account ({}). Sends are paused until the restriction ends; see WhatsApp Manager → Account quality.",
+                    if kinds.is_empty() { "no details given".into() } else { kinds.join(", ") }
+                ),
+                true,
+                until,
+                false,
+            )
+        }
+        "DISABLED_UPDATE" => {
+            let state = v["ban_info"]["waba_ban_state"]
+                .as_str()
+                .unwrap_or_default()
+                .to_ascii_uppercase();
+            if state == "REINSTATE" {
+                notice("Meta reinstated this WhatsApp Business Account: sending works again.".into(), false, None, true)
+            } else {
+                notice(
+                    "Meta disabled this WhatsApp Business Account. Sends are paused; request a review in WhatsApp Manager → Account quality.".into(),
+                    true,
+                    None,
+                    false,
+                )
+            }
+        }
+        "PARTNER_APP_UNINSTALLED" | "PARTNER_REMOVED" | "ACCOUNT_OFFBOARDED" => notice(
+            "Your app was removed from this WhatsApp Business Account, so it can no longer send for it. Sends are paused; connect again (add the app to the account in Business Settings).".into(),
+            true,
+            None,
+            false,
+        ),
+        "ACCOUNT_RECONNECTED" | "PARTNER_APP_INSTALLED" => notice(
+            "The app is connected to this WhatsApp Business Account again: sending works again.".into(),
+            false,
+            None,
+            true,
+        ),
+        "ACCOUNT_VIOLATION" => notice(
+            format!(
+                "Meta reports a policy violation on this account ({}). Sending continues; review it in WhatsApp Manager → Account quality before it leads to a restriction.",
+                v["violation_info"]["violation_type"].as_str().unwrap_or("no details given").replace('_', " ").to_lowercase()
+            ),
+            false,
+            None,
+            false,
+        ),
+        "VOLUME_BASED_PRICING_TIER_UPDATE" => notice(
+            format!(
+                "Meta moved this account to a new volume pricing tier for {} messages ({}).",
+                v["volume_tier_info"]["pricing_category"].as_str().unwrap_or("utility").to_lowercase(),
+                v["volume_tier_info"]["tier"].as_str().unwrap_or("tier not given")
+            ),
+            false,
+            None,
+            false,
+        ),
+        _ => return None,
     })
 }
 
@@ -795,7 +882,7 @@ mod tests {
         let body = br#"{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"messages","value":{
             "metadata":{"phone_number_id":"42"},"errors":[{"code":131000,"title":"Something went wrong"}]}},
             {"field":"user_preferences","value":{"user_preferences":[{"wa_id":"1","user_id":"US.1","category":"marketing_messages","value":"stop"}]}},
-            {"field":"account_update","value":{"event":"VOLUME_BASED_PRICING_TIER_UPDATE"}}]}]}"#;
+            {"field":"account_update","value":{"event":"SOMETHING_NEW"}}]}]}"#;
         assert!(parse(body, "42", &mut skipped).unwrap().is_empty());
         assert!(skipped.contains(&"errors about the change itself"));
         // A utility template judged marketing, and a pause with its title.
@@ -817,5 +904,36 @@ mod tests {
             (p.status.as_deref(), p.reason.as_deref()),
             (Some("PAUSED"), Some("FIRST_PAUSE"))
         );
+    }
+
+    #[test]
+    fn account_updates_pause_or_inform() {
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"changes":[
+            {"field":"account_update","value":{"event":"ACCOUNT_RESTRICTION","restriction_info":[
+                {"restriction_type":"RESTRICTED_BIZ_INITIATED_MESSAGING","expiration":1800000000}]}},
+            {"field":"account_update","value":{"event":"PARTNER_APP_UNINSTALLED"}},
+            {"field":"account_update","value":{"event":"DISABLED_UPDATE","ban_info":{"waba_ban_state":"REINSTATE"}}},
+            {"field":"account_update","value":{"event":"VOLUME_BASED_PRICING_TIER_UPDATE",
+                "volume_tier_info":{"pricing_category":"UTILITY","tier":"25001:50000"}}}]}]}"#;
+        let events = parse(body, "42", &mut Vec::new()).unwrap();
+        let notices: Vec<&AccountNotice> = events
+            .iter()
+            .map(|e| match e {
+                DeliveryEvent::Account(n) => n,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(notices.len(), 4);
+        assert!(notices[0].blocks_sending && notices[0].until == Some(1_800_000_000));
+        assert!(
+            notices[0]
+                .text
+                .contains("restricted biz initiated messaging"),
+            "{}",
+            notices[0].text
+        );
+        assert!(notices[1].blocks_sending && notices[1].until.is_none());
+        assert!(!notices[2].blocks_sending && notices[2].clears);
+        assert!(!notices[3].blocks_sending && notices[3].text.contains("25001:50000"));
     }
 }

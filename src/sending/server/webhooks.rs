@@ -234,6 +234,23 @@ pub async fn ingest(
             }
             DeliveryEvent::Inbound(m) => record_inbound(&mut tx, user_id, scope, m, now).await?,
             DeliveryEvent::Template(t) => template_status(&mut tx, user_id, t, now).await?,
+            DeliveryEvent::Account(n) => {
+                crate::connections::server::account_notice(&mut tx, user_id, n, now).await?;
+                if n.clears {
+                    // Sends that waited for the pause go now.
+                    sqlx::query(
+                        "UPDATE whatsapp_sends SET next_attempt_at = $1 WHERE user_id = $2 AND state = $3 AND error_anchor = $4",
+                    )
+                    .bind(now)
+                    .bind(user_id)
+                    .bind(SendState::Queued.as_str())
+                    .bind(outbox::PAUSED_ANCHOR)
+                    .execute(&mut *tx)
+                    .await?;
+                    fallback = true;
+                }
+                tracing::warn!(user_id, event = %n.event, pauses = n.blocks_sending, "account update from the provider");
+            }
             DeliveryEvent::Identity(c) => {
                 if !identities::rekey(&mut tx, user_id, c).await? {
                     tracing::info!(

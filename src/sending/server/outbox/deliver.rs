@@ -91,6 +91,25 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
     let sender = account.sender.clone();
     let facts = invoice_facts(db, job.user_id, job.invoice_id).await?;
     let now = db::now();
+    // Meta restricted or disabled the account, or removed the app: the send waits, saying why,
+    // instead of failing like every other one would. It is looked at again every 15 minutes.
+    if let Some((why, until)) = whatsapp::paused(db, job.user_id, now).await? {
+        let again = until.map_or(now + PAUSE_RECHECK_SECS, |u| {
+            u.min(now + PAUSE_RECHECK_SECS)
+        });
+        put_back(db, &job, again, now).await?;
+        sqlx::query(
+            "UPDATE whatsapp_sends SET retrying = 1, error_title = $1, error_detail = $2, error_anchor = $3 WHERE id = $4",
+        )
+        .bind(super::settle::PAUSED.title)
+        .bind(&why)
+        .bind(super::settle::PAUSED.anchor)
+        .bind(job.id)
+        .execute(&db.pool)
+        .await?;
+        return Ok(());
+    }
+
     let template = if job.force_template || !facts.window_open(now) {
         let conn = connection_info(db, job.user_id).await?;
         let chosen = conn.and_then(|c| c.template);
@@ -117,19 +136,7 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
 
     // One message every few seconds to the same tenant: come back later rather than wait here.
     if let Err(wait) = outbox.pair_ready(&sender, job.recipient.as_str()) {
-        sqlx::query(
-            "UPDATE whatsapp_sends SET state = $5, state_rank = $6, attempts = attempts - 1, locked_by = NULL, \
-             locked_until = NULL, next_attempt_at = $1, updated_at = $2 WHERE id = $3 AND state = $7 AND attempts = $4",
-        )
-        .bind(now + wait.as_secs().max(1) as i64)
-        .bind(now)
-        .bind(job.id)
-        .bind(job.attempts)
-        .bind(SendState::Queued.as_str())
-        .bind(SendState::Queued.rank())
-        .bind(SendState::Sending.as_str())
-        .execute(&db.pool)
-        .await?;
+        put_back(db, &job, now + wait.as_secs().max(1) as i64, now).await?;
         return Ok(());
     }
 
@@ -235,4 +242,25 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
         }
         Err(e) => super::settle::provider_failed(state, &job, &sender, kind, e, true).await,
     }
+}
+
+/// How often a paused account's sends are looked at again.
+const PAUSE_RECHECK_SECS: i64 = 15 * 60;
+
+/// Puts a claimed send back in the queue untouched (the attempt is not counted), due at `at`.
+async fn put_back(db: &Db, job: &Job, at: i64, now: i64) -> Result<(), AppError> {
+    sqlx::query(
+        "UPDATE whatsapp_sends SET state = $5, state_rank = $6, attempts = attempts - 1, locked_by = NULL, \
+         locked_until = NULL, next_attempt_at = $1, updated_at = $2 WHERE id = $3 AND state = $7 AND attempts = $4",
+    )
+    .bind(at)
+    .bind(now)
+    .bind(job.id)
+    .bind(job.attempts)
+    .bind(SendState::Queued.as_str())
+    .bind(SendState::Queued.rank())
+    .bind(SendState::Sending.as_str())
+    .execute(&db.pool)
+    .await?;
+    Ok(())
 }

@@ -28,6 +28,8 @@ mod worker;
 
 pub use commands::{queue, queue_bulk, sandbox_reply, Bulk};
 pub use pacer::retry_delay;
+/// The troubleshooting anchor a send paused with its account carries.
+pub const PAUSED_ANCHOR: &str = settle::PAUSED.anchor;
 pub use policy::{connection_info, shown_recipient, ConnectionInfo, Reach};
 pub use read::{
     batch_progress, blockers, fill_template, history, human_date, international, latest_badges,

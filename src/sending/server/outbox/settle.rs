@@ -85,6 +85,14 @@ impl Failure {
     }
 }
 
+/// Not a failure: the account's sends wait while Meta restricts or disables the account (the
+/// provider's notice is the detail).
+pub(super) const PAUSED: AppProblem = AppProblem {
+    title: "Sending paused by Meta",
+    anchor: "account-restricted",
+    detail: "",
+};
+
 /// A failure the app itself reports: its reason, the troubleshooting entry that explains it
 /// (`help::troubleshooting::ENTRIES`, by anchor), and what to do.
 #[derive(Debug, Clone, Copy)]
