@@ -15,6 +15,18 @@ fn shuffle<T>(items: &mut [T], mut seed: u64) {
     }
 }
 
+/// A user connected to the sandbox with sample data and the approved invoice template.
+async fn world(backend: Backend) -> World {
+    World::builder(backend)
+        .env(FAST)
+        .sandbox_config(|c| c.status_delay = Duration::from_millis(30))
+        .connected()
+        .with_sample_data()
+        .with_template()
+        .build()
+        .await
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -26,14 +38,7 @@ fn now() -> i64 {
 /// messages from three tenants (the reads-then-writes that SQLite refused with `database is
 /// locked` when two transactions met) and the statuses of one send, out of order.
 async fn parallel_deliveries_all_succeed(backend: Backend) {
-    let w = World::builder(backend)
-        .env(FAST)
-        .sandbox_config(|c| c.status_delay = Duration::from_millis(30))
-        .connected()
-        .with_sample_data()
-        .with_template()
-        .build()
-        .await;
+    let w = world(backend).await;
     w.send_invoice("INV-0003").await;
     w.drive("accepted", || async {
         w.reads()
@@ -234,14 +239,7 @@ async fn an_unsubscribed_app_is_found_and_subscribed(backend: Backend) {
 /// Meta restricts the account: the card says so, sends wait (saying why) instead of failing one
 /// by one, and go out as soon as Meta lifts it.
 async fn an_account_restriction_pauses_sends_until_lifted(backend: Backend) {
-    let w = World::builder(backend)
-        .env(FAST)
-        .sandbox_config(|c| c.status_delay = Duration::from_millis(30))
-        .connected()
-        .with_sample_data()
-        .with_template()
-        .build()
-        .await;
+    let w = world(backend).await;
     let a = w.account().clone();
     let account_update = |value: serde_json::Value| {
         serde_json::json!({"object": "whatsapp_business_account", "entry": [{"id": a.business_account_id,

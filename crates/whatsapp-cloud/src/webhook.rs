@@ -491,12 +491,17 @@ fn inbound(m: &Inbound, contacts: &[Contact]) -> Option<DeliveryEvent> {
     }))
 }
 
-fn template(t: &TemplateStatus) -> DeliveryEvent {
-    let id = match &t.message_template_id {
+/// A template id as Meta sends it: a number in some payloads, a string in others.
+fn template_id(v: &serde_json::Value) -> Option<String> {
+    match v {
         serde_json::Value::String(s) => Some(s.clone()),
         serde_json::Value::Number(n) => Some(n.to_string()),
         _ => None,
-    };
+    }
+}
+
+fn template(t: &TemplateStatus) -> DeliveryEvent {
+    let id = template_id(&t.message_template_id);
     DeliveryEvent::Template(TemplateUpdate {
         template_id: id,
         name: t.message_template_name.clone(),
@@ -597,11 +602,7 @@ fn account_notice(v: &serde_json::Value) -> Option<AccountNotice> {
 /// `template_category_update`: Meta moved the template to another category (a utility template
 /// judged marketing is billed, and treated, as marketing from then on).
 fn category(t: &TemplateCategory) -> Option<DeliveryEvent> {
-    let id = match &t.message_template_id {
-        serde_json::Value::String(s) => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    };
+    let id = template_id(&t.message_template_id);
     Some(DeliveryEvent::Template(TemplateUpdate {
         template_id: id,
         name: t.message_template_name.clone(),
