@@ -156,7 +156,8 @@ pub const STEPS: &[Step] = &[
         items: &[
             "In your Meta app, open WhatsApp → Configuration and click Edit under Webhook.",
             "Paste the Callback URL and the Verify Token below, then click Verify and save. Meta calls Axis CRM at once; this page shows when it arrives.",
-            "Under Webhook fields, subscribe to messages and message_template_status_update.",
+            "Under Webhook fields, subscribe to messages, message_template_status_update, template_category_update and account_update.",
+            "Meta also sends nothing for a WhatsApp Business Account your app is not subscribed to: Settings → WhatsApp Integration shows whether it is, and its Subscribe button fixes it.",
             "Click Test beside messages to send a first event, or send yourself a message: this page shows when it arrives.",
         ],
         links: &[("Meta for Developers: My Apps", "https://developers.facebook.com/apps")],
