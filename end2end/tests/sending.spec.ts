@@ -127,5 +127,6 @@ test("a tenant's reply opens the 24-hour window, and the invoice then goes as a 
   await open(page, "/invoices", info);
   await row(page, "INV-0008").getByRole("link", { name: "Send invoice INV-0008 via WhatsApp" }).click();
   await expect(page.getByText(/As a PDF document: the tenant wrote to you recently/)).toBeVisible();
-  await expect(page.getByText(/^Service message: sent inside the 24-hour window/)).toBeVisible();
+  // One service message, charged since 1 October 2026.
+  await expect(page.getByText(/^Charged by Meta as one service message: the invoice PDF with its caption, sent inside the tenant's 24-hour window/)).toBeVisible();
 });
