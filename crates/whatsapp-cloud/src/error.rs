@@ -260,7 +260,11 @@ impl GraphError {
     pub fn to_provider_error(&self) -> ProviderError {
         let kind = self.kind();
         let disposition = match (self, kind, self.retry()) {
-            (GraphError::Timeout | GraphError::Network(_), _, _) => Disposition::Unknown,
+            // A time-out, a broken connection, or a 2xx answer that cannot be read: Meta may
+            // have taken the message, so it must not be called final (nor simply sent again).
+            (GraphError::Timeout | GraphError::Network(_) | GraphError::Decode(_), _, _) => {
+                Disposition::Unknown
+            }
             (_, ErrorKind::ReEngagement, _) => Disposition::WindowClosed,
             (_, _, Retry::Backoff) => Disposition::Retry(Pace::Backoff),
             (_, _, Retry::PairBackoff) => Disposition::Retry(Pace::Recipient),
@@ -400,5 +404,17 @@ mod tests {
         assert_eq!(e.problem, Problem::InvalidCredentials { expired: true });
         assert_eq!(e.code, Some(190));
         assert_eq!(classify_code(131047, None).problem, Problem::WindowClosed);
+    }
+
+    #[test]
+    fn an_unreadable_success_is_an_unknown_outcome() {
+        let e = GraphError::Decode("missing field `wa_id`".into()).to_provider_error();
+        assert_eq!(e.disposition, messaging::Disposition::Unknown);
+        let e = GraphError::Http {
+            status: 502,
+            snippet: "<html>".into(),
+        }
+        .to_provider_error();
+        assert_ne!(e.disposition, messaging::Disposition::Unknown);
     }
 }
