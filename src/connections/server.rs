@@ -209,6 +209,29 @@ struct StoredRow {
     display_phone_number: Option<String>,
     verified_name: Option<String>,
     webhook_key: String,
+    account_notice: Option<String>,
+    paused: i64,
+    paused_until: Option<i64>,
+}
+
+/// Sends paused by the provider's account notice: why (the provider's words) and until when
+/// (`None`: until lifted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pause {
+    pub why: String,
+    pub until: Option<i64>,
+}
+
+impl Pause {
+    /// The pause in force at `now`, from the stored columns: none once its end has passed.
+    fn of(notice: Option<&str>, paused: i64, until: Option<i64>, now: i64) -> Option<Pause> {
+        (paused == 1 && until.is_none_or(|u| u > now)).then(|| Pause {
+            why: notice
+                .unwrap_or("Meta paused this account's sending.")
+                .to_string(),
+            until,
+        })
+    }
 }
 
 /// A stored connection with its secrets decrypted, for the calls that need them.
@@ -221,6 +244,8 @@ pub struct Stored {
     pub display_phone_number: Option<String>,
     pub verified_name: Option<String>,
     pub webhook_key: String,
+    /// Set while the provider's account notice pauses the connection's sends.
+    pub pause: Option<Pause>,
 }
 
 impl std::fmt::Debug for Stored {
@@ -236,7 +261,8 @@ impl std::fmt::Debug for Stored {
 pub async fn load(db: &Db, keyring: &Keyring, user_id: i64) -> Result<Option<Stored>, AppError> {
     let Some(row) = sqlx::query_as::<_, StoredRow>(
         "SELECT provider, mode, phone_number_id, business_account_id, phone_number, app_id, access_token_enc, app_secret_enc, \
-         display_phone_number, verified_name, webhook_key FROM whatsapp_connections WHERE user_id = $1",
+         display_phone_number, verified_name, webhook_key, account_notice, paused, paused_until \
+         FROM whatsapp_connections WHERE user_id = $1",
     )
     .bind(user_id)
     .fetch_optional(&db.pool)
@@ -269,6 +295,12 @@ pub async fn load(db: &Db, keyring: &Keyring, user_id: i64) -> Result<Option<Sto
         display_phone_number: row.display_phone_number,
         verified_name: row.verified_name,
         webhook_key: row.webhook_key,
+        pause: Pause::of(
+            row.account_notice.as_deref(),
+            row.paused,
+            row.paused_until,
+            now(),
+        ),
     }))
 }
 
@@ -382,28 +414,6 @@ pub async fn account_notice(
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-/// Why the connection's sends are paused right now, if they are: the provider's notice and
-/// until when (`None`: until lifted).
-pub async fn paused(
-    db: &Db,
-    user_id: i64,
-    now: i64,
-) -> Result<Option<(String, Option<i64>)>, AppError> {
-    let row: Option<(Option<String>, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT account_notice, paused, paused_until FROM whatsapp_connections WHERE user_id = $1",
-    )
-    .bind(user_id)
-    .fetch_optional(&db.pool)
-    .await?;
-    Ok(match row {
-        Some((notice, 1, until)) if until.is_none_or(|u| u > now) => Some((
-            notice.unwrap_or_else(|| "Meta paused this account's sending.".into()),
-            until,
-        )),
-        _ => None,
-    })
 }
 
 /// "Subscribe": subscribes the connection's app to its account's webhooks, then checks again
@@ -583,15 +593,15 @@ pub async fn page(state: &AppState, user_id: i64) -> Result<WhatsAppPage, AppErr
                     Some(at) => format!("{n} ({})", format_time(at)),
                     None => n,
                 }),
-                paused_text: (r.paused == 1 && r.paused_until.is_none_or(|u| u > now())).then(
-                    || match r.paused_until {
+                paused_text: Pause::of(None, r.paused, r.paused_until, now()).map(|p| {
+                    match p.until {
                         Some(u) => format!("Sends are paused until {}.", format_time(u)),
                         None => {
                             "Sends are paused until Meta lifts this, or a Test connection succeeds."
                                 .into()
                         }
-                    },
-                ),
+                    }
+                }),
             })
         }
     };

@@ -39,25 +39,8 @@ fn now() -> i64 {
 /// locked` when two transactions met) and the statuses of one send, out of order.
 async fn parallel_deliveries_all_succeed(backend: Backend) {
     let w = world(backend).await;
-    w.send_invoice("INV-0003").await;
-    w.drive("accepted", || async {
-        w.reads()
-            .send_of(w.invoice_id("INV-0003").await)
-            .await
-            .is_some_and(|s| s.message_id.is_some())
-    })
-    .await;
-    // Only this test speaks from here on.
-    w.sandbox().set_webhook(&w.account().app_id, None);
+    let wamid = w.accepted_then_alone("INV-0003").await;
     let invoice = w.invoice_id("INV-0003").await;
-    let wamid = w
-        .reads()
-        .send_of(invoice)
-        .await
-        .unwrap()
-        .message_id
-        .unwrap();
-    w.stage().sends_back_to_accepted().await;
 
     let a = w.account().clone();
     let t0 = now() - 900;

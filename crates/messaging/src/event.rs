@@ -1,6 +1,6 @@
 //! What a webhook delivery says, provider-neutral.
 
-use crate::{ProviderError, Recipient};
+use crate::ProviderError;
 
 /// Where a message is, as the provider reports it. Later states outrank earlier ones; `Failed`
 /// outranks all.
@@ -51,17 +51,6 @@ pub struct Person {
     pub name: Option<String>,
     /// Their WhatsApp username, without `@`.
     pub username: Option<String>,
-}
-
-impl Person {
-    /// The address to send to: the phone when known (Meta advises it), else the user id.
-    pub fn address(&self) -> Option<Recipient> {
-        match (&self.phone, &self.user_id) {
-            (Some(p), _) => Some(Recipient::Phone(p.clone())),
-            (None, Some(u)) => Some(Recipient::UserId(u.clone())),
-            (None, None) => None,
-        }
-    }
 }
 
 /// A customer's identity changed: a new number (`user_changed_number`) or a new user id

@@ -741,12 +741,6 @@ mod tests {
                 username: Some("realsheenanelson".into()),
             }
         );
-        assert_eq!(
-            m.from.address(),
-            Some(messaging::Recipient::UserId(
-                "US.13491208655302741918".into()
-            ))
-        );
         assert_eq!(phone(Some("US.13491208655302741918")), None);
     }
 

@@ -349,8 +349,15 @@ async fn apply_status(
 ) -> Result<bool, sqlx::Error> {
     let to = send_state(s.state);
     let at = unix(s.at, s.at_text.as_deref(), now);
-    // A tenant reached by phone learns their user id (and username) from the status.
-    if let Some(p) = &s.recipient {
+    // A tenant reached by phone learns their user id (and username) from the status. Once per
+    // message is enough (delivered, or read if that comes first), not on every status: this
+    // runs for each status of every send.
+    let learns = matches!(s.state, DeliveryState::Delivered | DeliveryState::Read);
+    if let Some(p) = s
+        .recipient
+        .as_ref()
+        .filter(|p| learns && p.user_id.is_some())
+    {
         let tenant: Option<Option<i64>> = sqlx::query_scalar(
             "SELECT tenant_id FROM whatsapp_sends WHERE provider_message_id = $1 AND user_id = $2",
         )

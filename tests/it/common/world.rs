@@ -563,6 +563,31 @@ impl World {
         .to_string()
     }
 
+    /// Sends the invoice numbered `number`, waits until the fake Meta took it, then silences the
+    /// fake Meta's own webhooks and puts every send back to "accepted", so the test alone speaks
+    /// from here on. Returns the message id.
+    pub async fn accepted_then_alone(&self, number: &str) -> String {
+        self.send_invoice(number).await;
+        let invoice = self.invoice_id(number).await;
+        self.drive("accepted", || async {
+            self.reads()
+                .send_of(invoice)
+                .await
+                .is_some_and(|s| s.message_id.is_some())
+        })
+        .await;
+        self.sandbox().set_webhook(&self.account().app_id, None);
+        let wamid = self
+            .reads()
+            .send_of(invoice)
+            .await
+            .unwrap()
+            .message_id
+            .unwrap();
+        self.stage().sends_back_to_accepted().await;
+        wamid
+    }
+
     /// The tenant of the invoice numbered `number` writes to the business (which opens their
     /// window); returns once the app has heard of it.
     pub async fn tenant_writes(&self, number: &str, text: &str) {

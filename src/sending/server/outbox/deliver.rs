@@ -93,7 +93,7 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
     let now = db::now();
     // Meta restricted or disabled the account, or removed the app: the send waits, saying why,
     // instead of failing like every other one would. It is looked at again every 15 minutes.
-    if let Some((why, until)) = whatsapp::paused(db, job.user_id, now).await? {
+    if let Some(whatsapp::Pause { why, until }) = stored.pause.clone() {
         let again = until.map_or(now + PAUSE_RECHECK_SECS, |u| {
             u.min(now + PAUSE_RECHECK_SECS)
         });
