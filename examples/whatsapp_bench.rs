@@ -186,7 +186,7 @@ async fn bulk_send() -> anyhow::Result<()> {
     let cfg = w.state().outbox.settings.clone();
     let ids = w.seed_invoices(BULK, "+4479121", "B-").await;
     let t0 = Instant::now();
-    let queued = outbox::queue_bulk(w.state(), w.user_id(), outbox::Bulk::Selected(ids))
+    let queued = outbox::queue_bulk(w.state(), w.user_id(), outbox::Bulk::Selected(ids), true)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let queued_in = t0.elapsed();

@@ -218,8 +218,8 @@ fn ConnectionCard(
                 {row("Business Account ID", c.business_account_id.clone())}
                 {row("Quality rating", c.quality_rating.clone())}
                 {row("Display name status", c.name_status.clone())}
-                {row("Messaging limit", c.messaging_limit.clone())}
-                {row("Throughput", c.throughput_level.clone())}
+                {row("Messaging limit", c.messaging_limit_text())}
+                {row("Throughput", c.throughput_text())}
                 {row("Account mode", c.account_mode.clone())}
                 <dt>"Access token"</dt>
                 <dd>{format!("…{} · {}", c.token_last4, c.token.label())}</dd>

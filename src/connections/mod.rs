@@ -74,6 +74,11 @@ pub struct ConnectionView {
     pub account_mode: Option<String>,
     pub throughput_level: Option<String>,
     pub messaging_limit: Option<String>,
+    /// Unique customers a day outside their window the messaging limit allows (`None`:
+    /// unlimited or not known).
+    pub daily_unique_limit: Option<u32>,
+    /// The number is also used in the WhatsApp Business app (coexistence): paced at 20 a second.
+    pub shared_with_app: bool,
     pub health_problems: Vec<String>,
     pub connected_at_text: String,
     pub last_checked_at_text: String,
@@ -87,6 +92,44 @@ pub struct ConnectionView {
     pub account_notice: Option<String>,
     /// Set while the account's sends are paused by such a notice.
     pub paused_text: Option<String>,
+}
+
+impl ConnectionView {
+    /// The messaging limit with what it means: "TIER_2K: 2,000 customers a day outside their
+    /// 24-hour window".
+    pub fn messaging_limit_text(&self) -> Option<String> {
+        let tier = self.messaging_limit.clone()?;
+        Some(match self.daily_unique_limit {
+            Some(n) => format!(
+                "{tier}: {} customers a day outside their 24-hour window",
+                grouped(n)
+            ),
+            None => tier,
+        })
+    }
+
+    /// The throughput level, or the coexistence cap when the number is shared with the app.
+    pub fn throughput_text(&self) -> Option<String> {
+        if self.shared_with_app {
+            return Some(
+                "20 messages a second (the number is shared with the WhatsApp Business app)".into(),
+            );
+        }
+        self.throughput_level.clone()
+    }
+}
+
+/// `2000` as "2,000".
+pub fn grouped(n: u32) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The result of testing credentials supplied by the environment. No credentials in it.
@@ -224,6 +267,20 @@ pub async fn disconnect_whatsapp() -> Result<(), AppError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        let cases = [
+            (0, "0"),
+            (250, "250"),
+            (2000, "2,000"),
+            (100_000, "100,000"),
+            (1_234_567, "1,234,567"),
+        ];
+        for (n, text) in cases {
+            assert_eq!(grouped(n), text);
+        }
+    }
 
     #[test]
     fn time_left_reads_well() {

@@ -212,6 +212,7 @@ struct StoredRow {
     account_notice: Option<String>,
     paused: i64,
     paused_until: Option<i64>,
+    max_per_second: Option<i64>,
 }
 
 /// Sends paused by the provider's account notice: why (the provider's words) and until when
@@ -246,6 +247,9 @@ pub struct Stored {
     pub webhook_key: String,
     /// Set while the provider's account notice pauses the connection's sends.
     pub pause: Option<Pause>,
+    /// The provider's cap on this sender's messages a second, below the usual rate (a number
+    /// shared with the WhatsApp Business app).
+    pub max_per_second: Option<u32>,
 }
 
 impl std::fmt::Debug for Stored {
@@ -261,7 +265,7 @@ impl std::fmt::Debug for Stored {
 pub async fn load(db: &Db, keyring: &Keyring, user_id: i64) -> Result<Option<Stored>, AppError> {
     let Some(row) = sqlx::query_as::<_, StoredRow>(
         "SELECT provider, mode, phone_number_id, business_account_id, phone_number, app_id, access_token_enc, app_secret_enc, \
-         display_phone_number, verified_name, webhook_key, account_notice, paused, paused_until \
+         display_phone_number, verified_name, webhook_key, account_notice, paused, paused_until, max_per_second \
          FROM whatsapp_connections WHERE user_id = $1",
     )
     .bind(user_id)
@@ -301,6 +305,10 @@ pub async fn load(db: &Db, keyring: &Keyring, user_id: i64) -> Result<Option<Sto
             row.paused_until,
             now(),
         ),
+        max_per_second: row
+            .max_per_second
+            .and_then(|n| u32::try_from(n).ok())
+            .filter(|n| *n > 0),
     }))
 }
 
@@ -330,8 +338,8 @@ where
         "UPDATE whatsapp_connections SET verified_name = $1, display_phone_number = $2, quality_rating = $3, \
          name_status = $4, code_verification_status = $5, number_status = $6, account_mode = $7, throughput_level = $8, \
          messaging_limit = $9, health_problems = $10, token_kind = $11, token_expires_at = $12, last_checked_at = $13, \
-         last_check_error = NULL, webhooks_subscribed = $15, \
-         paused = CASE WHEN paused_until IS NULL THEN 0 ELSE paused END WHERE user_id = $14",
+         last_check_error = NULL, webhooks_subscribed = $15, daily_unique_limit = $16, max_per_second = $17, \
+         shared_with_app = $18, paused = CASE WHEN paused_until IS NULL THEN 0 ELSE paused END WHERE user_id = $14",
     )
     .bind(&s.verified_name)
     .bind(&s.display_phone_number)
@@ -348,6 +356,9 @@ where
     .bind(now())
     .bind(user_id)
     .bind(check.webhooks.stored())
+    .bind(s.daily_unique_limit.map(i64::from))
+    .bind(s.max_per_second.map(i64::from))
+    .bind(i64::from(s.shared_with_app))
     .execute(executor)
     .await?;
     Ok(())
@@ -536,6 +547,8 @@ struct PageRow {
     account_notice_at: Option<i64>,
     paused: i64,
     paused_until: Option<i64>,
+    daily_unique_limit: Option<i64>,
+    shared_with_app: i64,
 }
 
 pub async fn page(state: &AppState, user_id: i64) -> Result<WhatsAppPage, AppError> {
@@ -544,7 +557,7 @@ pub async fn page(state: &AppState, user_id: i64) -> Result<WhatsAppPage, AppErr
          token_kind, token_expires_at, verified_name, display_phone_number, quality_rating, name_status, \
          code_verification_status, number_status, account_mode, throughput_level, messaging_limit, health_problems, \
          connected_at, last_checked_at, last_check_error, webhook_key, verify_token_enc, webhooks_subscribed, \
-         account_notice, account_notice_at, paused, paused_until \
+         account_notice, account_notice_at, paused, paused_until, daily_unique_limit, shared_with_app \
          FROM whatsapp_connections WHERE user_id = $1",
     )
     .bind(user_id)
@@ -575,6 +588,8 @@ pub async fn page(state: &AppState, user_id: i64) -> Result<WhatsAppPage, AppErr
                 account_mode: r.account_mode,
                 throughput_level: r.throughput_level,
                 messaging_limit: r.messaging_limit,
+                daily_unique_limit: r.daily_unique_limit.and_then(|n| u32::try_from(n).ok()),
+                shared_with_app: r.shared_with_app == 1,
                 health_problems: r
                     .health_problems
                     .and_then(|h| serde_json::from_str(&h).ok())

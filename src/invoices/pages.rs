@@ -69,6 +69,47 @@ pub fn InvoicesPage() -> impl IntoView {
     }
 }
 
+/// A bulk send refused first because it would go past the messaging limit: the warning, and
+/// "Send anyway" for the same invoices. Hydrated, the checked boxes are still checked; after a
+/// post without JavaScript the selection comes back from the flash as hidden fields.
+#[component]
+fn LimitWarning(
+    action: ServerAction<crate::sending::SendBulk>,
+    which: &'static str,
+    flash: Resource<Option<crate::components::form::FormFlash>>,
+) -> impl IntoView {
+    let live = move || {
+        action
+            .value()
+            .get()
+            .and_then(|r| r.err())
+            .and_then(|e| e.field("confirm"))
+            .map(|text| (text, Vec::new()))
+    };
+    let box_of = |(text, ids): (String, Vec<String>)| {
+        view! {
+            <div class="alert alert-warn limit-warning" role="alert">
+                <p><strong>"Over your messaging limit. "</strong>{text}</p>
+                {ids.into_iter().map(|id| view! { <input type="hidden" name="ids[]" value=id/> }).collect_view()}
+                <button type="submit" class="button secondary" name="confirm" value="1">"Send anyway"</button>
+            </div>
+        }
+    };
+    view! {
+        <Suspense>{move || Suspend::new(async move {
+            let posted = flash.await.and_then(|f| {
+                let text = f.error.field("confirm")?;
+                let value = |k: &str| f.values.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+                (value("which").as_deref() == Some(which)).then(|| {
+                    let ids = value("ids").unwrap_or_default();
+                    (text, ids.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
+                })
+            });
+            move || live().or_else(|| posted.clone()).map(box_of)
+        })}</Suspense>
+    }
+}
+
 #[component]
 fn InvoiceTable(list: InvoiceList) -> impl IntoView {
     use crate::sending::{poll_news, BatchBar, SendBulk, WhatsAppCell};
@@ -99,6 +140,8 @@ fn InvoiceTable(list: InvoiceList) -> impl IntoView {
         bulk.value()
             .get()
             .or_else(|| overdue.value().get())
+            // A messaging-limit warning shows inside its form, with "Send anyway".
+            .filter(|r| !matches!(r, Err(e) if e.field("confirm").is_some()))
             .map(|r| match r {
                 Ok(r) => {
                     let skipped = r
@@ -170,18 +213,22 @@ fn InvoiceTable(list: InvoiceList) -> impl IntoView {
         {move || batch.get().map(|b| view! { <BatchBar progress=b/> })}
         <Suspense>{move || Suspend::new(async move {
             let flash = bulk_flash.await;
-            flash.map(|f| view! { <p class="alert alert-error" role="alert">{f.error.to_string()}</p> })
+            flash
+                .filter(|f| f.error.field("confirm").is_none())
+                .map(|f| view! { <p class="alert alert-error" role="alert">{f.error.to_string()}</p> })
         })}</Suspense>
         {bulk_result}
         <ActionForm action=overdue attr:class="bulk-overdue">
             <input type="hidden" name="which" value="overdue"/>
             <button type="submit" class="button secondary" disabled=move || overdue.pending().get()>"Send all overdue via WhatsApp"</button>
+            <LimitWarning action=overdue which="overdue" flash=bulk_flash/>
         </ActionForm>
         <ActionForm action=bulk attr:id="bulk-form">
         <div class="bulk-bar">
             <input type="hidden" name="which" value="selected"/>
             <button type="submit" class="button secondary" disabled=move || bulk.pending().get()>"Send selected via WhatsApp"</button>
         </div>
+        <LimitWarning action=bulk which="selected" flash=bulk_flash/>
         <div class="table-wrap">
             <table class="data">
                 <caption class="visually-hidden">"Invoices"</caption>

@@ -312,8 +312,12 @@ pub async fn send_invoice(
 pub async fn send_bulk(
     which: String,
     #[server(default)] ids: Vec<i64>,
+    #[server(default)] confirm: Option<String>,
 ) -> Result<BulkResult, AppError> {
     use crate::{platform::context as srv, sending::server::outbox};
+    // A warning to confirm comes back with the selection, so a page without JavaScript can
+    // offer "Send anyway" for the same invoices.
+    let selected = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     let result = async {
         let st = srv::app_state()?;
         let user = srv::require_user_id().await?;
@@ -322,10 +326,15 @@ pub async fn send_bulk(
             "selected" => outbox::Bulk::Selected(ids),
             _ => return Err(AppError::invalid("form", "Choose what to send.")),
         };
-        outbox::queue_bulk(&st, user, which).await
+        outbox::queue_bulk(&st, user, which, confirm.is_some()).await
     }
     .await;
-    srv::finish("whatsapp-bulk", &[], result).await
+    srv::finish(
+        "whatsapp-bulk",
+        &[("which", which.as_str()), ("ids", selected.as_str())],
+        result,
+    )
+    .await
 }
 
 #[server(endpoint = "whatsapp/news")]

@@ -11,6 +11,7 @@ mod crash;
 mod faults;
 mod input_properties;
 mod invoices;
+mod limits;
 mod onboarding;
 mod schema;
 mod seam;

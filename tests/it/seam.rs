@@ -158,6 +158,10 @@ impl Provider for ScriptProvider {
                 Some((name.clone(), language.clone(), params.clone())),
                 media.reference.clone(),
             ),
+            Message::Greeting { name, language } => (
+                Some((name.clone(), language.clone(), Vec::new())),
+                String::new(),
+            ),
         };
         self.calls.lock().push(Call {
             to: to.clone(),

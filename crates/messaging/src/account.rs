@@ -42,6 +42,15 @@ pub struct SenderStatus {
     pub account_mode: Option<String>,
     pub throughput_level: Option<String>,
     pub messaging_limit: Option<String>,
+    /// Unique customers the sender may reach outside their window in 24 hours (Meta's
+    /// messaging limit, per business portfolio); `None` when unlimited or not known.
+    pub daily_unique_limit: Option<u32>,
+    /// Messages a second the provider allows this sender when it caps it below the usual rate
+    /// (Meta fixes a number shared with the WhatsApp Business app at 20).
+    pub max_per_second: Option<u32>,
+    /// The number is also used in the provider's own app (Meta's coexistence with the WhatsApp
+    /// Business app).
+    pub shared_with_app: bool,
     /// What the provider says blocks messaging, one sentence each.
     pub health_problems: Vec<String>,
 }

@@ -112,6 +112,9 @@ pub enum Message {
         filename: String,
         params: Vec<String>,
     },
+    /// An approved template without a document or variables (Meta's `hello_world`): what the
+    /// self-test sends when no invoice template is approved yet.
+    Greeting { name: String, language: String },
 }
 
 impl Message {
@@ -119,7 +122,7 @@ impl Message {
     pub fn kind(&self) -> &'static str {
         match self {
             Message::Document { .. } => "document",
-            Message::Template { .. } => "template",
+            Message::Template { .. } | Message::Greeting { .. } => "template",
         }
     }
 }

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 /// The phone-number fields read when validating a connection.
 pub const PHONE_NUMBER_FIELDS: &str = "id,display_phone_number,verified_name,quality_rating,code_verification_status,\
-name_status,status,platform_type,throughput,account_mode,health_status,whatsapp_business_manager_messaging_limit";
+name_status,status,platform_type,throughput,account_mode,health_status,whatsapp_business_manager_messaging_limit,\
+is_on_biz_app";
 /// Meta's default field set, used if an account rejects one of the fields above.
 const PHONE_NUMBER_BASIC_FIELDS: &str = "id,display_phone_number,verified_name,quality_rating";
 

@@ -23,6 +23,10 @@ pub mod webhook;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 
+/// Messages a second Meta allows a number shared with the WhatsApp Business app (coexistence),
+/// whatever its throughput level.
+pub const COEXISTENCE_PER_SECOND: u32 = 20;
+
 pub use client::{AppCredentials, GraphClient, GraphConfig, PHONE_NUMBER_FIELDS};
 pub use error::{classify_code, ApiError, ErrorKind, GraphError, Retry};
 pub use provider::{outgoing, MetaProvider, META};

@@ -54,6 +54,7 @@ fn business_account(account: &Account) -> Result<&str, AccountError> {
 
 /// What the settings page shows of a number.
 pub fn sender_status(p: &PhoneNumber) -> SenderStatus {
+    let shared = p.is_on_biz_app == Some(true);
     SenderStatus {
         verified_name: p.verified_name.clone(),
         display_phone_number: p.display_phone_number.clone(),
@@ -64,6 +65,9 @@ pub fn sender_status(p: &PhoneNumber) -> SenderStatus {
         account_mode: p.account_mode.clone(),
         throughput_level: p.throughput.as_ref().and_then(|t| t.level.clone()),
         messaging_limit: p.messaging_limit(),
+        daily_unique_limit: p.daily_unique_limit(),
+        max_per_second: shared.then_some(crate::COEXISTENCE_PER_SECOND),
+        shared_with_app: shared,
         health_problems: p
             .health_status
             .as_ref()
@@ -137,6 +141,11 @@ pub fn outgoing(message: &Message) -> Outgoing {
                 json!({"type": "body", "parameters": params.iter()
                     .map(|p| json!({"type": "text", "text": p})).collect::<Vec<_>>()}),
             ],
+        },
+        Message::Greeting { name, language } => Outgoing::Template {
+            name: name.clone(),
+            language: language.clone(),
+            components: vec![],
         },
     }
 }

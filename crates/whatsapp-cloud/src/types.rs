@@ -31,6 +31,10 @@ pub struct PhoneNumber {
     /// Shape varies (a tier string such as `TIER_2K`, or an object); kept as JSON.
     #[serde(default)]
     pub whatsapp_business_manager_messaging_limit: Option<Value>,
+    /// The number is also used in the WhatsApp Business app (coexistence). Not in the v23
+    /// contract; documented on Meta's coexistence page (2026).
+    #[serde(default)]
+    pub is_on_biz_app: Option<bool>,
 }
 
 impl PhoneNumber {
@@ -49,6 +53,18 @@ impl PhoneNumber {
             Value::Null => None,
             other => Some(other.to_string()),
         }
+    }
+
+    /// Unique customers a day the messaging limit allows (`TIER_250` … `TIER_100K`); `None`
+    /// for `TIER_UNLIMITED`, a tier not known, or no limit read.
+    pub fn daily_unique_limit(&self) -> Option<u32> {
+        let tier = self.messaging_limit()?;
+        let n = tier.strip_prefix("TIER_")?;
+        let (digits, scale) = match n.strip_suffix('K') {
+            Some(d) => (d, 1000),
+            None => (n, 1),
+        };
+        digits.parse::<u32>().ok()?.checked_mul(scale)
     }
 }
 
@@ -416,6 +432,18 @@ mod tests {
         assert_eq!(p.messaging_limit().as_deref(), Some("TIER_2K"));
         p.whatsapp_business_manager_messaging_limit = Some(json!({"current_limit": "TIER_10K"}));
         assert_eq!(p.messaging_limit().as_deref(), Some("TIER_10K"));
+        assert_eq!(p.daily_unique_limit(), Some(10_000));
+        for (tier, limit) in [
+            ("TIER_250", Some(250)),
+            ("TIER_2K", Some(2_000)),
+            ("TIER_100K", Some(100_000)),
+            ("TIER_UNLIMITED", None),
+            ("TIER_", None),
+            ("RED", None),
+        ] {
+            p.whatsapp_business_manager_messaging_limit = Some(json!(tier));
+            assert_eq!(p.daily_unique_limit(), limit, "{tier}");
+        }
     }
 
     #[test]

@@ -245,6 +245,15 @@ impl Sandbox {
 
     /// The app is no longer subscribed to `waba_id`'s webhooks (as when it was never subscribed
     /// in the App Dashboard): no webhook comes until `POST /{waba-id}/subscribed_apps`.
+    /// Puts the number `pnid` in the WhatsApp Business app too (coexistence), or takes it out:
+    /// its phone node says `is_on_biz_app` and its throughput is fixed at
+    /// [`crate::COEXISTENCE_PER_SECOND`].
+    pub fn set_shared_with_app(&self, pnid: &str, shared: bool) {
+        if let Some(n) = self.inner.state.lock().numbers.get_mut(pnid) {
+            n.shared_with_app = shared;
+        }
+    }
+
     pub fn unsubscribe_app(&self, waba_id: &str) {
         self.inner
             .state

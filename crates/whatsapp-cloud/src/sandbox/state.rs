@@ -117,6 +117,8 @@ pub(crate) struct Number {
     pub app_id: String,
     pub display_phone_number: String,
     pub verified_name: String,
+    /// Also used in the WhatsApp Business app (coexistence): fixed at 20 messages a second.
+    pub shared_with_app: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -261,6 +263,7 @@ impl State {
                 app_id: a.app_id.clone(),
                 display_phone_number: a.display_phone_number.clone(),
                 verified_name: verified_name.to_string(),
+                shared_with_app: false,
             },
         );
         self.templates
@@ -317,6 +320,7 @@ impl State {
                 app_id: app_id.clone(),
                 display_phone_number: display.clone(),
                 verified_name: new.verified_name,
+                shared_with_app: false,
             },
         );
         self.templates

@@ -5,6 +5,8 @@ use super::{
     read::latest_badges,
     WINDOW_SECS,
 };
+use std::collections::HashSet;
+
 use crate::{
     error::AppError,
     invoices::server as invoices,
@@ -108,10 +110,15 @@ pub enum Bulk {
 
 /// Queues many invoices at once. Invoices already on their way, or sent in the last 24 hours,
 /// and those that cannot be sent are skipped and listed with the reason.
+///
+/// Unless `confirmed`, a bulk send that would reach more tenants outside their 24-hour window
+/// than the messaging limit allows in 24 hours is refused first with a warning (field
+/// `confirm`), which the user may override.
 pub async fn queue_bulk(
     state: &AppState,
     user_id: i64,
     which: Bulk,
+    confirmed: bool,
 ) -> Result<BulkResult, AppError> {
     let db = &state.db;
     let (ids, label): (Vec<i64>, &str) = match which {
@@ -148,6 +155,11 @@ pub async fn queue_bulk(
         }
     };
     let now = db::now();
+    if !confirmed {
+        if let Some(over) = limit_excess(db, user_id, &ids, now).await? {
+            return Err(AppError::invalid("confirm", over.warning()));
+        }
+    }
     let batch_id = sqlx::query_scalar::<_, i64>(
         "INSERT INTO whatsapp_batches (user_id, label, total, created_at) VALUES ($1, $2, 0, $3) RETURNING id",
     )
@@ -199,6 +211,102 @@ pub async fn queue_bulk(
     })
 }
 
+/// A bulk send that would go past the messaging limit: Meta counts the unique customers a
+/// business reaches outside their 24-hour window in a rolling 24 hours, and refuses the rest.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct LimitExcess {
+    /// Tenants this send reaches outside their window who were not reached in the last 24 hours.
+    pub new: usize,
+    /// Tenants already reached outside their window in the last 24 hours.
+    pub recent: usize,
+    pub limit: u32,
+}
+
+impl LimitExcess {
+    /// Whether `outside` (the tenants a send reaches outside their window), with `recent`, go
+    /// past `limit`.
+    pub(super) fn of(
+        limit: Option<u32>,
+        recent: &HashSet<i64>,
+        outside: &HashSet<i64>,
+    ) -> Option<LimitExcess> {
+        let limit = limit?;
+        let new = outside.difference(recent).count();
+        (new > 0 && recent.len() + new > limit as usize).then_some(LimitExcess {
+            new,
+            recent: recent.len(),
+            limit,
+        })
+    }
+
+    pub(super) fn warning(&self) -> String {
+        let total = self.recent + self.new;
+        let earlier = if self.recent == 0 {
+            String::new()
+        } else {
+            format!(
+                " Together with the {} reached in the last 24 hours that makes {}.",
+                self.recent, total
+            )
+        };
+        format!(
+            "This would send templates to {} tenants outside their 24-hour window.{earlier} Your messaging limit \
+             allows {} customers outside their window in 24 hours, across every number of your business \
+             portfolio, so Meta would refuse about {} of these messages. Send them in smaller groups over \
+             several days, or send anyway.",
+            self.new,
+            crate::connections::grouped(self.limit),
+            total - self.limit as usize
+        )
+    }
+}
+
+/// The excess over the messaging limit that sending `ids` would cause, if any.
+async fn limit_excess(
+    db: &Db,
+    user_id: i64,
+    ids: &[i64],
+    now: i64,
+) -> Result<Option<LimitExcess>, AppError> {
+    let limit: Option<Option<i64>> = sqlx::query_scalar(
+        "SELECT daily_unique_limit FROM whatsapp_connections WHERE user_id = $1",
+    )
+    .bind(user_id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(limit) = limit.flatten().and_then(|n| u32::try_from(n).ok()) else {
+        return Ok(None);
+    };
+    let since = now - WINDOW_SECS;
+    let recent: HashSet<i64> = sqlx::query_scalar::<_, i64>(
+        "SELECT DISTINCT tenant_id FROM whatsapp_sends WHERE user_id = $1 AND kind = 'template' AND accepted_at >= $2",
+    )
+    .bind(user_id)
+    .bind(since)
+    .fetch_all(&db.pool)
+    .await?
+    .into_iter()
+    .collect();
+    let mut outside = HashSet::new();
+    for chunk in ids.chunks(500) {
+        // Placeholders only ($3, $4, …): the ids themselves are bound.
+        let list = (0..chunk.len())
+            .map(|i| format!("${}", i + 3))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT DISTINCT i.tenant_id FROM invoices i JOIN tenants t ON t.id = i.tenant_id \
+             WHERE i.user_id = $1 AND (t.last_inbound_at IS NULL OR t.last_inbound_at <= $2) AND i.id IN ({list})"
+        );
+        let mut q = sqlx::query_scalar::<_, i64>(&sql).bind(user_id).bind(since);
+        for id in chunk {
+            q = q.bind(*id);
+        }
+        outside.extend(q.fetch_all(&db.pool).await?);
+    }
+    Ok(LimitExcess::of(Some(limit), &recent, &outside))
+}
+
 async fn invoice_number(db: &Db, user_id: i64, id: i64) -> Result<String, AppError> {
     Ok(sqlx::query_scalar::<_, String>(
         "SELECT number FROM invoices WHERE id = $1 AND user_id = $2",
@@ -234,4 +342,66 @@ pub async fn sandbox_reply(state: &AppState, user_id: i64, tenant_id: i64) -> Re
         "Hello, thanks for the reminder. (Simulated by the sandbox.)",
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LimitExcess;
+    use std::collections::HashSet;
+
+    fn set(ids: &[i64]) -> HashSet<i64> {
+        ids.iter().copied().collect()
+    }
+
+    #[test]
+    fn the_limit_counts_unique_tenants_with_those_reached_in_the_last_day() {
+        let all: Vec<i64> = (1..=6).collect();
+        // No limit known, or unlimited: never a warning.
+        assert_eq!(LimitExcess::of(None, &set(&[]), &set(&all)), None);
+        // Up to the limit is fine; one over is not.
+        assert_eq!(LimitExcess::of(Some(6), &set(&[]), &set(&all)), None);
+        assert_eq!(
+            LimitExcess::of(Some(5), &set(&[]), &set(&all)),
+            Some(LimitExcess {
+                new: 6,
+                recent: 0,
+                limit: 5
+            })
+        );
+        // Tenants reached earlier today count once, whether or not this send reaches them again.
+        assert_eq!(LimitExcess::of(Some(6), &set(&[1, 2]), &set(&all)), None);
+        assert_eq!(
+            LimitExcess::of(Some(6), &set(&[10, 11]), &set(&all)),
+            Some(LimitExcess {
+                new: 6,
+                recent: 2,
+                limit: 6
+            })
+        );
+        // A send that reaches nobody new cannot be what goes over.
+        assert_eq!(
+            LimitExcess::of(Some(1), &set(&[1, 2, 3]), &set(&[1, 2])),
+            None
+        );
+    }
+
+    #[test]
+    fn the_warning_says_how_many_meta_would_refuse() {
+        let w = LimitExcess {
+            new: 240,
+            recent: 30,
+            limit: 250,
+        }
+        .warning();
+        assert!(
+            w.contains("240 tenants outside their 24-hour window"),
+            "{w}"
+        );
+        assert!(
+            w.contains("the 30 reached in the last 24 hours that makes 270"),
+            "{w}"
+        );
+        assert!(w.contains("allows 250 customers"), "{w}");
+        assert!(w.contains("refuse about 20 of these"), "{w}");
+    }
 }

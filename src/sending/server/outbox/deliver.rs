@@ -191,7 +191,7 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
     // Throughput: wait for this sender's next slot. A wait near the lease holds the claim for
     // its length first: a lease that ran out while the send waits would hand it to another claim,
     // which would reserve a later slot, whose wait outlives its lease in turn, and so on for ever.
-    let slot = outbox.reserve_slot(&sender);
+    let slot = outbox.reserve_slot(&sender, stored.max_per_second);
     let wait = slot.saturating_duration_since(Instant::now());
     if wait >= outbox.settings.lease / 2 {
         let held = sqlx::query(

@@ -36,15 +36,19 @@ impl Outbox {
         self.notify.notify_one();
     }
 
-    /// Time between two messages of one sender: the throughput with 3% headroom, so network
-    /// jitter cannot push one second over the provider's limit.
-    fn slot_interval(&self) -> Duration {
-        Duration::from_secs_f64(1.03 / f64::from(self.settings.throughput_per_sec.max(1)))
+    /// Time between two messages of one sender: the throughput (or the provider's lower cap for
+    /// this sender) with 3% headroom, so network jitter cannot push one second over the limit.
+    fn slot_interval(&self, cap: Option<u32>) -> Duration {
+        let rate = cap.map_or(self.settings.throughput_per_sec, |c| {
+            c.min(self.settings.throughput_per_sec)
+        });
+        Duration::from_secs_f64(1.03 / f64::from(rate.max(1)))
     }
 
-    /// Reserves the next free slot for `sender` and returns when it begins.
-    pub(super) fn reserve_slot(&self, sender: &str) -> Instant {
-        let interval = self.slot_interval();
+    /// Reserves the next free slot for `sender` (capped at `cap` messages a second when the
+    /// provider says so) and returns when it begins.
+    pub(super) fn reserve_slot(&self, sender: &str, cap: Option<u32>) -> Instant {
+        let interval = self.slot_interval(cap);
         self.pacer.lock().reserve_slot(sender, interval)
     }
 

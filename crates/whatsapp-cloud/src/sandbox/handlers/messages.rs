@@ -341,7 +341,8 @@ fn check_document(st: &SandboxState, pnid: &str, doc: &Value) -> Result<(), Answ
     Ok(())
 }
 
-/// Throughput per number (`throughput_per_sec` in a one-second window, else 130429), then the
+/// Throughput per number (`throughput_per_sec` in a one-second window, 20 for a number shared
+/// with the WhatsApp Business app, else 130429), then the
 /// pair limit per recipient (a bucket of `pair_burst`, refilled one per `pair_interval`, else
 /// 131056). Only a message that passes both uses up a place in either.
 fn check_rate_limits(
@@ -353,6 +354,12 @@ fn check_rate_limits(
     let (limit, burst, interval) = {
         let c = sb.inner.config.lock();
         (c.throughput_per_sec, c.pair_burst, c.pair_interval)
+    };
+    let shared = st.numbers.get(pnid).is_some_and(|n| n.shared_with_app);
+    let limit = if shared {
+        limit.min(crate::COEXISTENCE_PER_SECOND)
+    } else {
+        limit
     };
     let now = Instant::now();
     let window = st.throughput.entry(pnid.to_string()).or_insert((now, 0));

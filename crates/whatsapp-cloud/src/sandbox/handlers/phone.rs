@@ -30,6 +30,7 @@ const PHONE_FIELDS: &[&str] = &[
     "is_pin_enabled",
     "messaging_limit_tier",
     "is_official_business_account",
+    "is_on_biz_app",
 ];
 
 fn phone_node(id: &str, n: &Number) -> Value {
@@ -46,6 +47,7 @@ fn phone_node(id: &str, n: &Number) -> Value {
         "account_mode": "SANDBOX",
         "is_pin_enabled": false,
         "is_official_business_account": false,
+        "is_on_biz_app": n.shared_with_app,
         "messaging_limit_tier": "TIER_250",
         "whatsapp_business_manager_messaging_limit": "TIER_250",
         "health_status": { "can_send_message": "AVAILABLE", "entities": [
