@@ -11,6 +11,7 @@ pub mod input;
 pub mod invoices;
 pub mod onboarding;
 pub mod pages;
+pub mod selftest;
 pub mod sending;
 pub mod templates;
 

@@ -17,7 +17,9 @@ CREATE TABLE whatsapp_self_tests (
     error_code          BIGINT,
     error_title         TEXT,
     error_detail        TEXT,
-    error_anchor        TEXT
+    error_anchor        TEXT,
+    pricing_category    TEXT,
+    pricing_type        TEXT
 );
 CREATE INDEX whatsapp_self_tests_user ON whatsapp_self_tests (user_id, id);
 CREATE INDEX whatsapp_self_tests_message ON whatsapp_self_tests (provider_message_id);

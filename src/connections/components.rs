@@ -337,6 +337,7 @@ pub fn WhatsAppSettingsPage() -> impl IntoView {
                     Ok(WhatsAppPage { connection: Some(c), .. }) => {
                         view! {
                             <ConnectionCard c test replace disconnect subscribe flashes=(test_flash, replace_flash, subscribe_flash)/>
+                            <crate::selftest::SelfTestCard back="/settings/whatsapp"/>
                             <crate::sending::SendingSection/>
                         }.into_any()
                     }

@@ -46,6 +46,29 @@ pub fn problem_for_code(
     problem(&provider.classify_code(code, details), "")
 }
 
+/// Rebuilds the troubleshooting entry for a stored failure: the entry for the code of the
+/// provider that reported it, else the app's own title and explanation.
+pub fn stored_problem(
+    provider: Option<&dyn messaging::Provider>,
+    title: &str,
+    code: Option<i64>,
+    detail: Option<String>,
+    anchor: Option<String>,
+) -> crate::error::WhatsAppProblem {
+    match code.zip(provider) {
+        Some((c, p)) => problem_for_code(p, c, detail),
+        None => crate::error::WhatsAppProblem {
+            title: title.to_string(),
+            explanation: detail.unwrap_or_default(),
+            steps: Vec::new(),
+            code: None,
+            provider_message: None,
+            trace_id: None,
+            anchor: anchor.unwrap_or_else(|| "other-errors".into()),
+        },
+    }
+}
+
 /// A failed connection check: a wrong part of the credentials is shown at its field of the
 /// connection form, anything else as its troubleshooting entry.
 pub fn check_failure(e: AccountError, sender: &str) -> AppError {

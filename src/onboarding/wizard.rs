@@ -256,7 +256,11 @@ fn step_panel(s: &'static Step, w: &Wizard, a: Actions, f: &Flashes) -> AnyView 
             _ => connect_first().into_any(),
         },
         "send" => match w.connection {
-            Some(_) => view! { <SendPanel w=w.clone() a flash=f.send.clone()/> }.into_any(),
+            Some(_) => view! {
+                <SendPanel w=w.clone() a flash=f.send.clone()/>
+                <crate::selftest::SelfTestCard back="/onboarding/send"/>
+            }
+            .into_any(),
             None => connect_first().into_any(),
         },
         _ => ().into_any(),

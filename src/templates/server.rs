@@ -165,9 +165,13 @@ fn notice(
 pub async fn usage(db: &Db, user_id: i64) -> Result<UsageView, AppError> {
     let (start, month) = month_start(db::now());
     let rows = sqlx::query(
-        "SELECT COALESCE(pricing_category, '') AS category, COUNT(*) AS n, \
-         COALESCE(SUM(CASE WHEN pricing_type = 'regular' THEN 1 ELSE 0 END), 0) AS billable \
-         FROM whatsapp_sends WHERE user_id = $1 AND accepted_at >= $2 GROUP BY COALESCE(pricing_category, '') ORDER BY 1",
+        "SELECT category, COUNT(*) AS n, COALESCE(SUM(billable), 0) AS billable FROM ( \
+           SELECT COALESCE(pricing_category, '') AS category, CASE WHEN pricing_type = 'regular' THEN 1 ELSE 0 END AS billable \
+           FROM whatsapp_sends WHERE user_id = $1 AND accepted_at >= $2 \
+           UNION ALL \
+           SELECT COALESCE(pricing_category, '') AS category, CASE WHEN pricing_type = 'regular' THEN 1 ELSE 0 END AS billable \
+           FROM whatsapp_self_tests WHERE user_id = $1 AND accepted_at >= $2 \
+         ) messages GROUP BY category ORDER BY 1",
     )
     .bind(user_id)
     .bind(start)

@@ -15,6 +15,7 @@ mod limits;
 mod onboarding;
 mod schema;
 mod seam;
+mod selftest;
 mod sending;
 mod templates;
 mod upgrade;

@@ -320,7 +320,7 @@ pub async fn history(
             }
         }
         let problem = match (&badge.reason, badge.state.as_str()) {
-            (Some(title), "failed") => Some(stored_problem(
+            (Some(title), "failed") => Some(whatsapp::stored_problem(
                 providers
                     .any_mode(&r.try_get::<String, _>("provider")?)
                     .as_deref(),
@@ -369,29 +369,6 @@ pub async fn history(
         });
     }
     Ok(out)
-}
-
-/// Rebuilds the troubleshooting entry for a stored failure: the entry for the code of the
-/// provider that reported it, else the app's own title and explanation.
-fn stored_problem(
-    provider: Option<&dyn messaging::Provider>,
-    title: &str,
-    code: Option<i64>,
-    detail: Option<String>,
-    anchor: Option<String>,
-) -> crate::error::WhatsAppProblem {
-    match code.zip(provider) {
-        Some((c, p)) => whatsapp::problem_for_code(p, c, detail),
-        None => crate::error::WhatsAppProblem {
-            title: title.to_string(),
-            explanation: detail.unwrap_or_default(),
-            steps: Vec::new(),
-            code: None,
-            provider_message: None,
-            trace_id: None,
-            anchor: anchor.unwrap_or_else(|| "other-errors".into()),
-        },
-    }
 }
 
 pub async fn tenant_messages(
