@@ -292,6 +292,41 @@ fn ConnectionCard(
     }
 }
 
+/// Sandbox connections only: play one of Meta's or a customer's moves, to see how Axis CRM
+/// handles it.
+#[component]
+pub fn SandboxPlays(flash: Option<FormFlash>) -> impl IntoView {
+    let play = ServerAction::<PlaySandbox>::new();
+    view! {
+        <section class="card" aria-labelledby="plays-h" id="sandbox-plays">
+            <h2 id="plays-h">"Play Meta's part (sandbox)"</h2>
+            <p>"See what Axis CRM does when Meta or a customer does something you cannot make happen on demand. The effect arrives by webhook a moment later, as from Meta."</p>
+            <Suspense fallback=|| ()>
+                {move || {
+                    let form = FormState::new(play.value(), flash.clone());
+                    let chosen = form.value("event");
+                    view! {
+                        <ActionForm action=play attr:class="inline-form" attr:novalidate=true>
+                            <FormMessage message=form.message()/>
+                            <div class="field">
+                                <label for="sandbox-event">"What happens"</label>
+                                <select id="sandbox-event" name="event" aria-describedby="sandbox-event-error">
+                                    {SandboxPlay::ALL.iter().map(|p| view! {
+                                        <option value=p.key() selected=chosen.as_deref() == Some(p.key())>{p.label()}</option>
+                                    }).collect_view()}
+                                </select>
+                                <p class="field-error" id="sandbox-event-error" aria-live="polite">{move || form.field("event").get()}</p>
+                            </div>
+                            <button type="submit" class="button secondary" disabled=move || play.pending().get()>"Play (sandbox)"</button>
+                        </ActionForm>
+                    }
+                }}
+            </Suspense>
+            <p class="status" role="status">{move || play.value().get().and_then(|r| r.ok())}</p>
+        </section>
+    }
+}
+
 #[component]
 pub fn WhatsAppSettingsPage() -> impl IntoView {
     let connect = ServerAction::<ConnectWhatsapp>::new();
@@ -320,6 +355,9 @@ pub fn WhatsAppSettingsPage() -> impl IntoView {
         use_flash("whatsapp-test"),
         use_flash("whatsapp-replace"),
         use_flash("whatsapp-subscribe"),
+        use_flash("self-test"),
+        use_flash("sandbox-play"),
+        use_flash("whatsapp-templates"),
     );
     view! {
         <h1>"WhatsApp Integration"</h1>
@@ -332,13 +370,17 @@ pub fn WhatsAppSettingsPage() -> impl IntoView {
                 let page = data.await;
                 let (connect_flash, sandbox_flash, test_flash, replace_flash, subscribe_flash) =
                     (flashes.0.await, flashes.1.await, flashes.2.await, flashes.3.await, flashes.4.await);
+                let (self_test_flash, play_flash, templates_flash) =
+                    (flashes.5.await, flashes.6.await, flashes.7.await);
                 match page {
                     Err(e) => view! { <p class="alert alert-error">{e.to_string()}</p> }.into_any(),
                     Ok(WhatsAppPage { connection: Some(c), .. }) => {
+                        let sandbox_connected = c.sandbox;
                         view! {
                             <ConnectionCard c test replace disconnect subscribe flashes=(test_flash, replace_flash, subscribe_flash)/>
-                            <crate::selftest::SelfTestCard back="/settings/whatsapp"/>
-                            <crate::sending::SendingSection/>
+                            <crate::selftest::SelfTestCard back="/settings/whatsapp" flash=self_test_flash/>
+                            {sandbox_connected.then(|| view! { <SandboxPlays flash=play_flash/> })}
+                            <crate::sending::SendingSection flash=templates_flash/>
                         }.into_any()
                     }
                     Ok(page) => {

@@ -7,7 +7,8 @@ mod components;
 pub mod server;
 
 pub use components::{
-    problem_of, ConnectForm, CopyField, ProblemBox, SandboxOffer, WhatsAppSettingsPage,
+    problem_of, ConnectForm, CopyField, ProblemBox, SandboxOffer, SandboxPlays,
+    WhatsAppSettingsPage,
 };
 
 use crate::error::AppError;
@@ -264,9 +265,83 @@ pub async fn disconnect_whatsapp() -> Result<(), AppError> {
     srv::finish("whatsapp-disconnect", &[], result).await
 }
 
+/// What the sandbox plays of Meta's or a customer's part from the settings page, so a newcomer
+/// can see each case Axis CRM handles without waiting for it to happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SandboxPlay {
+    /// A customer writes from a WhatsApp username, sharing no number.
+    UsernameCustomer,
+    TemplateArchived,
+    TemplatePaused,
+    /// Meta moves the invoice template from UTILITY to MARKETING.
+    TemplateMarketing,
+    /// The number joins the WhatsApp Business app (coexistence).
+    SharedWithApp,
+}
+
+impl SandboxPlay {
+    pub const ALL: [SandboxPlay; 5] = [
+        SandboxPlay::UsernameCustomer,
+        SandboxPlay::TemplateArchived,
+        SandboxPlay::TemplatePaused,
+        SandboxPlay::TemplateMarketing,
+        SandboxPlay::SharedWithApp,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            SandboxPlay::UsernameCustomer => "username-customer",
+            SandboxPlay::TemplateArchived => "template-archived",
+            SandboxPlay::TemplatePaused => "template-paused",
+            SandboxPlay::TemplateMarketing => "template-marketing",
+            SandboxPlay::SharedWithApp => "shared-with-app",
+        }
+    }
+
+    pub fn parse(key: &str) -> Option<SandboxPlay> {
+        SandboxPlay::ALL.into_iter().find(|p| p.key() == key)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SandboxPlay::UsernameCustomer => {
+                "A new customer writes from a WhatsApp username (no number shared)"
+            }
+            SandboxPlay::TemplateArchived => "Meta archives the invoice template",
+            SandboxPlay::TemplatePaused => "Meta pauses the invoice template",
+            SandboxPlay::TemplateMarketing => "Meta moves the invoice template to MARKETING",
+            SandboxPlay::SharedWithApp => {
+                "The number joins the WhatsApp Business app (coexistence)"
+            }
+        }
+    }
+}
+
+#[server(endpoint = "whatsapp/sandbox_play")]
+pub async fn play_sandbox(event: String) -> Result<String, AppError> {
+    use crate::{platform::context as srv, providers::meta};
+    let result = async {
+        let state = srv::app_state()?;
+        let user_id = srv::require_user_id().await?;
+        let play = SandboxPlay::parse(&event)
+            .ok_or_else(|| AppError::invalid("event", "Choose what the sandbox should play."))?;
+        meta::play(&state, user_id, play).await
+    }
+    .await;
+    srv::finish("sandbox-play", &[("event", event.as_str())], result).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sandbox_plays_read_back_their_keys() {
+        for p in SandboxPlay::ALL {
+            assert_eq!(SandboxPlay::parse(p.key()), Some(p));
+        }
+        assert_eq!(SandboxPlay::parse("drop-tables"), None);
+    }
 
     #[test]
     fn counts_are_grouped_by_thousands() {

@@ -37,6 +37,9 @@ pub fn InvoicesPage() -> impl IntoView {
         },
         |(q, _)| list_invoices(q.page, q.sort, q.dir, q.q, q.status),
     );
+    // Taken here, where the page starts: the table is built after the list's await, too late
+    // for the server render to see a flash taken there.
+    let bulk_flash = crate::components::form::use_flash("whatsapp-bulk");
     view! {
         <div class="page-head">
             <h1>"Invoices"</h1>
@@ -48,6 +51,7 @@ pub fn InvoicesPage() -> impl IntoView {
         </div>
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || Suspend::new(async move {
+                let flash = bulk_flash.await;
                 match list.await {
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                     Ok(l) if l.empty_account => view! {
@@ -62,7 +66,7 @@ pub fn InvoicesPage() -> impl IntoView {
                             </div>
                         </section>
                     }.into_any(),
-                    Ok(l) => view! { <InvoiceTable list=l/> }.into_any(),
+                    Ok(l) => view! { <InvoiceTable list=l flash/> }.into_any(),
                 }
             })}
         </Transition>
@@ -76,7 +80,7 @@ pub fn InvoicesPage() -> impl IntoView {
 fn LimitWarning(
     action: ServerAction<crate::sending::SendBulk>,
     which: &'static str,
-    flash: Resource<Option<crate::components::form::FormFlash>>,
+    flash: Option<crate::components::form::FormFlash>,
 ) -> impl IntoView {
     let live = move || {
         action
@@ -95,23 +99,33 @@ fn LimitWarning(
             </div>
         }
     };
-    view! {
-        <Suspense>{move || Suspend::new(async move {
-            let posted = flash.await.and_then(|f| {
-                let text = f.error.field("confirm")?;
-                let value = |k: &str| f.values.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-                (value("which").as_deref() == Some(which)).then(|| {
-                    let ids = value("ids").unwrap_or_default();
-                    (text, ids.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect())
-                })
-            });
-            move || live().or_else(|| posted.clone()).map(box_of)
-        })}</Suspense>
-    }
+    let posted = flash.and_then(|f| {
+        let text = f.error.field("confirm")?;
+        let value = |k: &str| {
+            f.values
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        (value("which").as_deref() == Some(which)).then(|| {
+            let ids = value("ids").unwrap_or_default();
+            (
+                text,
+                ids.split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            )
+        })
+    });
+    move || live().or_else(|| posted.clone()).map(box_of)
 }
 
 #[component]
-fn InvoiceTable(list: InvoiceList) -> impl IntoView {
+fn InvoiceTable(
+    list: InvoiceList,
+    flash: Option<crate::components::form::FormFlash>,
+) -> impl IntoView {
     use crate::sending::{poll_news, BatchBar, SendBulk, WhatsAppCell};
     let q = list.query.clone();
     let badges = RwSignal::new(
@@ -135,7 +149,7 @@ fn InvoiceTable(list: InvoiceList) -> impl IntoView {
         batch,
         poke,
     );
-    let bulk_flash = use_flash("whatsapp-bulk");
+    let (overdue_flash, selected_flash) = (flash.clone(), flash.clone());
     let bulk_result = move || {
         bulk.value()
             .get()
@@ -211,24 +225,22 @@ fn InvoiceTable(list: InvoiceList) -> impl IntoView {
         </form>
         <p class="muted" role="status">{format!("{} invoice{}", list.total, if list.total == 1 { "" } else { "s" })}</p>
         {move || batch.get().map(|b| view! { <BatchBar progress=b/> })}
-        <Suspense>{move || Suspend::new(async move {
-            let flash = bulk_flash.await;
-            flash
-                .filter(|f| f.error.field("confirm").is_none())
-                .map(|f| view! { <p class="alert alert-error" role="alert">{f.error.to_string()}</p> })
-        })}</Suspense>
+        {flash
+            .clone()
+            .filter(|f| f.error.field("confirm").is_none())
+            .map(|f| view! { <p class="alert alert-error" role="alert">{f.error.to_string()}</p> })}
         {bulk_result}
         <ActionForm action=overdue attr:class="bulk-overdue">
             <input type="hidden" name="which" value="overdue"/>
             <button type="submit" class="button secondary" disabled=move || overdue.pending().get()>"Send all overdue via WhatsApp"</button>
-            <LimitWarning action=overdue which="overdue" flash=bulk_flash/>
+            <LimitWarning action=overdue which="overdue" flash=overdue_flash/>
         </ActionForm>
         <ActionForm action=bulk attr:id="bulk-form">
         <div class="bulk-bar">
             <input type="hidden" name="which" value="selected"/>
             <button type="submit" class="button secondary" disabled=move || bulk.pending().get()>"Send selected via WhatsApp"</button>
         </div>
-        <LimitWarning action=bulk which="selected" flash=bulk_flash/>
+        <LimitWarning action=bulk which="selected" flash=selected_flash/>
         <div class="table-wrap">
             <table class="data">
                 <caption class="visually-hidden">"Invoices"</caption>

@@ -46,6 +46,7 @@ struct Flashes {
     sandbox: Option<FormFlash>,
     hook: Option<FormFlash>,
     send: Option<FormFlash>,
+    self_test: Option<FormFlash>,
 }
 
 /// `/onboarding` (where the user left off) and `/onboarding/{step}`.
@@ -88,6 +89,7 @@ pub fn WizardPage() -> impl IntoView {
         use_flash("whatsapp-sandbox"),
         use_flash("onboarding-sandbox-webhook"),
         use_flash("whatsapp-send"),
+        use_flash("self-test"),
     );
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -97,6 +99,7 @@ pub fn WizardPage() -> impl IntoView {
                     sandbox: flashes.1.await,
                     hook: flashes.2.await,
                     send: flashes.3.await,
+                    self_test: flashes.4.await,
                 };
                 match data.await {
                     Err(AppError::NotFound) => view! {
@@ -258,7 +261,7 @@ fn step_panel(s: &'static Step, w: &Wizard, a: Actions, f: &Flashes) -> AnyView 
         "send" => match w.connection {
             Some(_) => view! {
                 <SendPanel w=w.clone() a flash=f.send.clone()/>
-                <crate::selftest::SelfTestCard back="/onboarding/send"/>
+                <crate::selftest::SelfTestCard back="/onboarding/send" flash=f.self_test.clone()/>
             }
             .into_any(),
             None => connect_first().into_any(),

@@ -9,7 +9,7 @@
 pub mod server;
 
 use crate::{
-    components::form::{use_flash, FormMessage, FormState, TextField},
+    components::form::{FormFlash, FormMessage, FormState, TextField},
     connections::ProblemBox,
     error::{AppError, WhatsAppProblem},
 };
@@ -95,9 +95,11 @@ pub async fn start_self_test(number: String) -> Result<i64, AppError> {
     srv::finish("self-test", &[("number", number.as_str())], result).await
 }
 
-/// The self-test card. `back` is the page a "Check again" link reloads without JavaScript.
+/// The self-test card. `back` is the page a "Check again" link reloads without JavaScript;
+/// `flash` is the page's `use_flash("self-test")`, taken where the page starts (as every
+/// page's flashes are).
 #[component]
-pub fn SelfTestCard(back: &'static str) -> impl IntoView {
+pub fn SelfTestCard(back: &'static str, flash: Option<FormFlash>) -> impl IntoView {
     let start = ServerAction::<StartSelfTest>::new();
     let tick = RwSignal::new(0u32);
     let form_data = Resource::new_blocking(move || start.version().get(), |_| get_self_test());
@@ -105,7 +107,6 @@ pub fn SelfTestCard(back: &'static str) -> impl IntoView {
         move || (start.version().get(), tick.get()),
         |_| get_self_test(),
     );
-    let flash = use_flash("self-test");
     // Hydrated, the round trip updates itself while it runs.
     crate::sending::use_interval(1500, move || {
         let running = trip
@@ -127,9 +128,11 @@ pub fn SelfTestCard(back: &'static str) -> impl IntoView {
                 "billed like any other outside a free entry point."
             </p>
             <Transition fallback=|| ()>
-                {move || Suspend::new(async move {
+                {move || {
+                    let flash = flash.clone();
+                    Suspend::new(async move {
                     let v = form_data.await.unwrap_or_default();
-                    let form = FormState::new(start.value(), flash.await);
+                    let form = FormState::new(start.value(), flash);
                     view! {
                         <ActionForm action=start attr:novalidate=true attr:class="stack">
                             <FormMessage message=form.message()/>
@@ -143,7 +146,7 @@ pub fn SelfTestCard(back: &'static str) -> impl IntoView {
                             </div>
                         </ActionForm>
                     }
-                })}
+                })}}
             </Transition>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {

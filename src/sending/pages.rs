@@ -424,8 +424,11 @@ pub fn TenantMessagesPage() -> impl IntoView {
 }
 
 /// Webhooks, message templates and usage, below the connection on the settings page.
+/// `flash` is the page's `use_flash("whatsapp-templates")`: a flash must be taken where the
+/// page starts, not in a component built after the page's first await, or the server render
+/// never sees it.
 #[component]
-pub fn SendingSection() -> impl IntoView {
+pub fn SendingSection(flash: Option<crate::components::form::FormFlash>) -> impl IntoView {
     let refresh = ServerAction::<RefreshTemplates>::new();
     let create = ServerAction::<CreateInvoiceTemplate>::new();
     let choose = ServerAction::<ChooseTemplate>::new();
@@ -451,11 +454,11 @@ pub fn SendingSection() -> impl IntoView {
             tick.update(|t| *t += 1);
         }
     });
-    let flash = use_flash("whatsapp-templates");
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
-            {move || Suspend::new(async move {
-                let flash = flash.await;
+            {move || {
+                let flash = flash.clone();
+                Suspend::new(async move {
                 // One flash serves the three forms (a no-JS error comes back once).
                 let create_form = FormState::new(create.value(), flash);
                 let refresh_form = FormState::new(refresh.value(), None);
@@ -551,7 +554,7 @@ pub fn SendingSection() -> impl IntoView {
                         }.into_any()
                     }
                 }
-            })}
+            })}}
         </Transition>
     }
 }

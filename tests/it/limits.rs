@@ -3,7 +3,7 @@
 //! WhatsApp Business app (coexistence, 20 messages a second).
 
 use crate::common;
-use common::{world::World, Backend, FAST};
+use common::{world::World, Backend, Client, FAST};
 use std::time::Duration;
 
 fn world(backend: Backend) -> common::world::WorldBuilder {
@@ -106,7 +106,34 @@ async fn a_number_shared_with_the_business_app_is_paced_at_20_a_second(backend: 
     w.close().await;
 }
 
+/// Without JavaScript the warning comes back on the invoices page with the selection as hidden
+/// fields, so "Send anyway" sends the same invoices.
+async fn the_limit_warning_works_without_javascript(backend: Backend) {
+    let w = world(backend).build().await;
+    let invoices = w.seed_invoices(251, "+4479333", "NJ-").await;
+    let ids: Vec<String> = invoices.iter().map(i64::to_string).collect();
+    let mut b = w.browser();
+    let r = b
+        .call("whatsapp/bulk", &bulk_form(&ids, false), Client::PlainForm { referer: "/invoices" })
+        .await;
+    assert!(r.status.is_redirection(), "{} {}", r.status, r.body);
+    let page = b.get("/invoices").await;
+    assert!(page.body.contains("Over your messaging limit"), "{}", page.body);
+    assert!(page.body.contains("251 tenants outside their 24-hour window"));
+    let hidden = page.body.matches("type=\"hidden\" name=\"ids[]\"").count();
+    assert_eq!(hidden, 251, "the selection comes back");
+    assert_eq!(w.reads().send_count().await, 0);
+    // "Send anyway" posts the hidden selection with confirm.
+    let r = b
+        .call("whatsapp/bulk", &bulk_form(&ids, true), Client::PlainForm { referer: "/invoices" })
+        .await;
+    assert!(r.status.is_redirection(), "{} {}", r.status, r.body);
+    assert_eq!(w.reads().send_count().await, 251);
+    w.close().await;
+}
+
 per_backend!(
+    the_limit_warning_works_without_javascript,
     a_bulk_send_past_the_messaging_limit_is_confirmed_first,
     a_number_shared_with_the_business_app_is_paced_at_20_a_second,
 );

@@ -2,7 +2,7 @@
 //! sandbox, and its round trip (accepted, sent, delivered, read, the webhook) as the page reads it.
 
 use crate::common;
-use common::{world::World, Backend, FAST};
+use common::{world::World, Backend, Client, FAST};
 use serde_json::Value;
 use std::time::Duration;
 use whatsapp_cloud::sandbox::NewAccount;
@@ -184,7 +184,38 @@ async fn a_silent_webhook_is_called_out(backend: Backend) {
     w.close().await;
 }
 
+/// Without JavaScript a refused number comes back at its field, with what was typed.
+async fn without_javascript_a_refusal_shows_at_its_field(backend: Backend) {
+    let w = world(backend).build().await;
+    let mut b = w.browser();
+    let r = b
+        .call(
+            "whatsapp/self_test/start",
+            &[("number", "07911 12E456")],
+            Client::PlainForm {
+                referer: "/settings/whatsapp",
+            },
+        )
+        .await;
+    assert!(r.status.is_redirection(), "{} {}", r.status, r.body);
+    let rows: Vec<String> = sqlx::query_scalar("SELECT CAST(data AS TEXT) FROM sessions")
+        .fetch_all(w.pool())
+        .await
+        .unwrap_or_default();
+    eprintln!("SESSIONS {rows:?} LOCATION {:?}", r.location());
+    let page = b.get("/settings/whatsapp").await;
+    assert!(
+        page.body.contains("remove the &quot;E&quot;") || page.body.contains("remove the \"E\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("07911 12E456"));
+    assert_eq!(tests_in_db(&w).await, 0);
+    w.close().await;
+}
+
 per_backend!(
+    without_javascript_a_refusal_shows_at_its_field,
     the_round_trip_shows_every_leg,
     with_the_invoice_template_it_carries_a_sample_pdf,
     bad_input_changes_nothing_and_a_failure_is_explained,

@@ -44,7 +44,7 @@ async fn a_username_only_customer_can_be_invoiced(backend: Backend) {
         .iter()
         .find(|t| t["id"] == tenant)
         .unwrap_or_else(|| panic!("{tenants}"));
-    assert_eq!(shown["whatsapp_user"], "@ada_flat3 on WhatsApp");
+    assert_eq!(shown["whatsapp_user"], "@ada_flat3 (WhatsApp username)");
     assert!(shown["phone"].is_null());
 
     let tenant_s = tenant.to_string();

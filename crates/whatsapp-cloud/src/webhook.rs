@@ -187,12 +187,8 @@ pub struct DocumentBody {
 pub struct TemplateStatus {
     #[serde(default)]
     pub event: String,
-    #[serde(default)]
-    pub message_template_id: serde_json::Value,
-    #[serde(default)]
-    pub message_template_name: Option<String>,
-    #[serde(default)]
-    pub message_template_language: Option<String>,
+    #[serde(flatten)]
+    pub template: TemplateRef,
     #[serde(default)]
     pub reason: Option<String>,
     /// For pauses: `FIRST_PAUSE`, `SECOND_PAUSE`, `RATE_LIMITING_PAUSE`, `UNPAUSE`, `DISABLED`.
@@ -208,14 +204,40 @@ pub struct OtherInfo {
 
 #[derive(Debug, Deserialize)]
 pub struct TemplateCategory {
+    #[serde(flatten)]
+    pub template: TemplateRef,
+    #[serde(default)]
+    pub new_category: Option<String>,
+}
+
+/// Which template a template webhook is about; Meta sends the id as a number or a string.
+#[derive(Debug, Deserialize)]
+pub struct TemplateRef {
     #[serde(default)]
     pub message_template_id: serde_json::Value,
     #[serde(default)]
     pub message_template_name: Option<String>,
     #[serde(default)]
     pub message_template_language: Option<String>,
-    #[serde(default)]
-    pub new_category: Option<String>,
+}
+
+impl TemplateRef {
+    /// The update's template fields, with the event's own status, reason and category.
+    fn update(
+        &self,
+        status: Option<String>,
+        reason: Option<String>,
+        category: Option<String>,
+    ) -> TemplateUpdate {
+        TemplateUpdate {
+            template_id: template_id(&self.message_template_id),
+            name: self.message_template_name.clone(),
+            language: self.message_template_language.clone(),
+            status,
+            reason,
+            category,
+        }
+    }
 }
 
 /// Reads a delivery for the number `phone_number_id`. Changes for another number, statuses
@@ -501,19 +523,13 @@ fn template_id(v: &serde_json::Value) -> Option<String> {
 }
 
 fn template(t: &TemplateStatus) -> DeliveryEvent {
-    let id = template_id(&t.message_template_id);
-    DeliveryEvent::Template(TemplateUpdate {
-        template_id: id,
-        name: t.message_template_name.clone(),
-        language: t.message_template_language.clone(),
-        status: Some(t.event.to_ascii_uppercase()).filter(|s| !s.is_empty()),
-        reason: t
-            .reason
-            .clone()
-            .or_else(|| t.other_info.as_ref().and_then(|o| o.title.clone()))
-            .filter(|r| r != "NONE"),
-        category: None,
-    })
+    let reason = t
+        .reason
+        .clone()
+        .or_else(|| t.other_info.as_ref().and_then(|o| o.title.clone()))
+        .filter(|r| r != "NONE");
+    let status = Some(t.event.to_ascii_uppercase()).filter(|s| !s.is_empty());
+    DeliveryEvent::Template(t.template.update(status, reason, None))
 }
 
 /// An `account_update` as the user must hear it (Meta's account_update reference, 2026).
@@ -602,15 +618,10 @@ fn account_notice(v: &serde_json::Value) -> Option<AccountNotice> {
 /// `template_category_update`: Meta moved the template to another category (a utility template
 /// judged marketing is billed, and treated, as marketing from then on).
 fn category(t: &TemplateCategory) -> Option<DeliveryEvent> {
-    let id = template_id(&t.message_template_id);
-    Some(DeliveryEvent::Template(TemplateUpdate {
-        template_id: id,
-        name: t.message_template_name.clone(),
-        language: t.message_template_language.clone(),
-        status: None,
-        reason: None,
-        category: Some(t.new_category.clone()?.to_ascii_uppercase()),
-    }))
+    let category = Some(t.new_category.clone()?.to_ascii_uppercase());
+    Some(DeliveryEvent::Template(
+        t.template.update(None, None, category),
+    ))
 }
 
 #[cfg(test)]

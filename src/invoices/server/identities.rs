@@ -8,6 +8,15 @@
 use messaging::{IdentityChange, Person};
 use sqlx::{Any, Transaction};
 
+/// How a person known only by user id is shown, everywhere (the tenants list, the
+/// confirmation, a send's history): their username, never a made-up number.
+pub fn shown_user(username: Option<&str>) -> String {
+    match username {
+        Some(u) => format!("@{u} (WhatsApp username)"),
+        None => "WhatsApp user (no number shared)".into(),
+    }
+}
+
 /// The tenant a person is, when Axis CRM knows them.
 pub async fn find(
     tx: &mut Transaction<'_, Any>,

@@ -59,13 +59,10 @@ pub(super) fn tenant_view(r: &AnyRow) -> Result<TenantView, sqlx::Error> {
     })
 }
 
-/// "@username on WhatsApp", or "On WhatsApp (no number shared)", for a tenant known by id.
+/// How a tenant known by user id is shown ([`super::identities::shown_user`]).
 fn whatsapp_user(id: Option<String>, username: Option<String>) -> Option<String> {
     id?;
-    Some(match username {
-        Some(u) => format!("@{u} on WhatsApp"),
-        None => "On WhatsApp (no number shared)".into(),
-    })
+    Some(super::identities::shown_user(username.as_deref()))
 }
 
 pub async fn tenants(db: &Db, user_id: i64) -> Result<Vec<TenantView>, AppError> {

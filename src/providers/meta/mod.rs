@@ -12,6 +12,7 @@
 pub mod form;
 
 use crate::connections::server::{self as connections, Stored};
+use crate::connections::SandboxPlay;
 use crate::error::{AppError, FieldErrors};
 use crate::platform::{
     config::{Config, EnvWhatsApp},
@@ -325,6 +326,70 @@ pub async fn simulate_reply(
     rt.sandbox
         .simulate_inbound_from(&stored.account.sender, &customer, text);
     Ok(())
+}
+
+/// The customer the sandbox plays for [`SandboxPlay::UsernameCustomer`]: a tenant who writes
+/// from a WhatsApp username and shares no number.
+const USERNAME_CUSTOMER: (&str, &str, &str) =
+    ("GB.10480293847561029384", "ada_flat3", "Ada Lovelace");
+
+/// Plays one of Meta's (or a customer's) moves on the user's sandbox connection, and says what
+/// will happen. Webhooks carry the effect a moment later, as from Meta.
+pub async fn play(state: &AppState, user_id: i64, play: SandboxPlay) -> Result<String, AppError> {
+    let (rt, stored) = sandbox_of(
+        state,
+        user_id,
+        "Only a sandbox connection can play Meta's part.",
+    )
+    .await?;
+    let sender = stored.account.sender.clone();
+    let template = || async {
+        let info = crate::sending::server::outbox::connection_info(&state.db, user_id).await?;
+        let chosen = info.and_then(|i| i.template).ok_or_else(|| {
+            AppError::invalid(
+                "event",
+                "Create the invoice template first (Message templates below).",
+            )
+        })?;
+        let waba = stored.account.account_id.clone().unwrap_or_default();
+        Ok::<_, AppError>((waba, chosen))
+    };
+    let change = |status: Option<&'static str>, category: Option<&'static str>| async move {
+        let (waba, (name, language)) = template().await?;
+        rt.sandbox
+            .simulate_template_change(&waba, &name, &language, status, category)
+            .await;
+        Ok::<_, AppError>(name)
+    };
+    Ok(match play {
+        SandboxPlay::UsernameCustomer => {
+            let (id, username, name) = USERNAME_CUSTOMER;
+            let customer = whatsapp_cloud::sandbox::Customer::username_only(id, username, name);
+            rt.sandbox.simulate_inbound_from(
+                &sender,
+                &customer,
+                "Hi, it's Ada from Flat 3. Could you send me this month's invoice here?",
+            );
+            format!("{name} (@{username}) wrote from a WhatsApp username without sharing a number: she is now under Tenants, and her 24-hour window is open.")
+        }
+        SandboxPlay::TemplateArchived => {
+            let name = change(Some("ARCHIVED"), None).await?;
+            format!("Meta archived the template {name}: see Message templates below.")
+        }
+        SandboxPlay::TemplatePaused => {
+            let name = change(Some("PAUSED"), None).await?;
+            format!("Meta paused the template {name}: see Message templates below.")
+        }
+        SandboxPlay::TemplateMarketing => {
+            let name = change(None, Some("MARKETING")).await?;
+            format!("Meta moved the template {name} to MARKETING: see Message templates below.")
+        }
+        SandboxPlay::SharedWithApp => {
+            rt.sandbox.set_shared_with_app(&sender, true);
+            connections::test(state, user_id).await?;
+            "The number is now also in the WhatsApp Business app (coexistence): invoices go at most 20 a second.".into()
+        }
+    })
 }
 
 #[cfg(test)]

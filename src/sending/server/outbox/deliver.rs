@@ -97,16 +97,12 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
         let again = until.map_or(now + PAUSE_RECHECK_SECS, |u| {
             u.min(now + PAUSE_RECHECK_SECS)
         });
-        put_back(db, &job, again, now).await?;
-        sqlx::query(
-            "UPDATE whatsapp_sends SET retrying = 1, error_title = $1, error_detail = $2, error_anchor = $3 WHERE id = $4",
-        )
-        .bind(super::settle::PAUSED.title)
-        .bind(&why)
-        .bind(super::settle::PAUSED.anchor)
-        .bind(job.id)
-        .execute(&db.pool)
-        .await?;
+        let note = (
+            super::settle::PAUSED.title,
+            why.as_str(),
+            super::settle::PAUSED.anchor,
+        );
+        put_back(db, &job, again, now, Some(note)).await?;
         return Ok(());
     }
 
@@ -136,7 +132,7 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
 
     // One message every few seconds to the same tenant: come back later rather than wait here.
     if let Err(wait) = outbox.pair_ready(&sender, job.recipient.as_str()) {
-        put_back(db, &job, now + wait.as_secs().max(1) as i64, now).await?;
+        put_back(db, &job, now + wait.as_secs().max(1) as i64, now, None).await?;
         return Ok(());
     }
 
@@ -247,11 +243,24 @@ pub(super) async fn process(state: &AppState, id: i64) -> Result<(), AppError> {
 /// How often a paused account's sends are looked at again.
 const PAUSE_RECHECK_SECS: i64 = 15 * 60;
 
-/// Puts a claimed send back in the queue untouched (the attempt is not counted), due at `at`.
-async fn put_back(db: &Db, job: &Job, at: i64, now: i64) -> Result<(), AppError> {
+/// Puts a claimed send back in the queue (the attempt is not counted), due at `at`. With a
+/// `note` (title, detail, troubleshooting anchor) the send says why it waits, in the same
+/// statement.
+async fn put_back(
+    db: &Db,
+    job: &Job,
+    at: i64,
+    now: i64,
+    note: Option<(&str, &str, &str)>,
+) -> Result<(), AppError> {
+    let (title, detail, anchor) =
+        note.map_or((None, None, None), |(t, d, a)| (Some(t), Some(d), Some(a)));
     sqlx::query(
         "UPDATE whatsapp_sends SET state = $5, state_rank = $6, attempts = attempts - 1, locked_by = NULL, \
-         locked_until = NULL, next_attempt_at = $1, updated_at = $2 WHERE id = $3 AND state = $7 AND attempts = $4",
+         locked_until = NULL, next_attempt_at = $1, updated_at = $2, \
+         retrying = CASE WHEN $8 IS NULL THEN retrying ELSE 1 END, error_title = COALESCE($8, error_title), \
+         error_detail = COALESCE($9, error_detail), error_anchor = COALESCE($10, error_anchor) \
+         WHERE id = $3 AND state = $7 AND attempts = $4",
     )
     .bind(at)
     .bind(now)
@@ -260,6 +269,9 @@ async fn put_back(db: &Db, job: &Job, at: i64, now: i64) -> Result<(), AppError>
     .bind(SendState::Queued.as_str())
     .bind(SendState::Queued.rank())
     .bind(SendState::Sending.as_str())
+    .bind(title)
+    .bind(detail)
+    .bind(anchor)
     .execute(&db.pool)
     .await?;
     Ok(())

@@ -41,15 +41,12 @@ impl Reach {
     }
 }
 
-/// A stored recipient as a person reads it: a phone number in international format, or
-/// "WhatsApp user" with the username for a user id (never a fake number).
+/// A stored recipient as a person reads it: a phone number in international format, or the
+/// username for a user id ([`identities::shown_user`](crate::invoices::server::identities::shown_user)).
 pub fn shown_recipient(stored: &str, username: Option<&str>) -> String {
     match Recipient::from_stored(stored) {
         Recipient::Phone(p) => super::read::international(&p),
-        Recipient::UserId(_) => match username {
-            Some(u) => format!("@{u} (WhatsApp username)"),
-            None => "WhatsApp user (no number shared)".into(),
-        },
+        Recipient::UserId(_) => crate::invoices::server::identities::shown_user(username),
     }
 }
 
