@@ -114,18 +114,36 @@ async fn the_limit_warning_works_without_javascript(backend: Backend) {
     let ids: Vec<String> = invoices.iter().map(i64::to_string).collect();
     let mut b = w.browser();
     let r = b
-        .call("whatsapp/bulk", &bulk_form(&ids, false), Client::PlainForm { referer: "/invoices" })
+        .call(
+            "whatsapp/bulk",
+            &bulk_form(&ids, false),
+            Client::PlainForm {
+                referer: "/invoices",
+            },
+        )
         .await;
     assert!(r.status.is_redirection(), "{} {}", r.status, r.body);
     let page = b.get("/invoices").await;
-    assert!(page.body.contains("Over your messaging limit"), "{}", page.body);
-    assert!(page.body.contains("251 tenants outside their 24-hour window"));
+    assert!(
+        page.body.contains("Over your messaging limit"),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains("251 tenants outside their 24-hour window"));
     let hidden = page.body.matches("type=\"hidden\" name=\"ids[]\"").count();
     assert_eq!(hidden, 251, "the selection comes back");
     assert_eq!(w.reads().send_count().await, 0);
     // "Send anyway" posts the hidden selection with confirm.
     let r = b
-        .call("whatsapp/bulk", &bulk_form(&ids, true), Client::PlainForm { referer: "/invoices" })
+        .call(
+            "whatsapp/bulk",
+            &bulk_form(&ids, true),
+            Client::PlainForm {
+                referer: "/invoices",
+            },
+        )
         .await;
     assert!(r.status.is_redirection(), "{} {}", r.status, r.body);
     assert_eq!(w.reads().send_count().await, 251);

@@ -398,3 +398,25 @@ impl Provider for MetaProvider {
         crate::error::classify_code(code, detail)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_number_shared_with_the_business_app_is_capped_at_20_a_second() {
+        let mut p = PhoneNumber {
+            whatsapp_business_manager_messaging_limit: Some(serde_json::json!("TIER_2K")),
+            ..PhoneNumber::default()
+        };
+        let s = sender_status(&p);
+        assert_eq!((s.shared_with_app, s.max_per_second), (false, None));
+        assert_eq!(s.daily_unique_limit, Some(2_000));
+        p.is_on_biz_app = Some(true);
+        let s = sender_status(&p);
+        assert_eq!(
+            (s.shared_with_app, s.max_per_second),
+            (true, Some(crate::COEXISTENCE_PER_SECOND))
+        );
+    }
+}

@@ -1331,3 +1331,37 @@ async fn a_user_id_goes_in_recipient_and_is_dropped_in_to() {
         "no status for a dropped message"
     );
 }
+
+/// A number shared with the WhatsApp Business app (coexistence) says so on its node, and the
+/// sandbox holds it to 20 messages a second however high the configured throughput.
+#[tokio::test]
+async fn a_number_shared_with_the_business_app_is_held_to_20_a_second() {
+    let e = env(fast(), false).await;
+    let pnid = e.account.phone_number_id.clone();
+    let token = e.token();
+    let read = || e.client.phone_number(&pnid, &token, None);
+    assert_eq!(read().await.unwrap().is_on_biz_app, Some(false));
+    e.sandbox.set_shared_with_app(&pnid, true);
+    let p = read().await.unwrap();
+    assert_eq!(p.is_on_biz_app, Some(true));
+    let hello = Outgoing::Template {
+        name: "hello_world".into(),
+        language: "en_US".into(),
+        components: vec![],
+    };
+    let mut refused = 0;
+    for i in 0..25 {
+        let to = format!("+4477009006{i:02}");
+        if let Err(err) = e
+            .client
+            .send_message(&pnid, &e.token(), None, &to, &hello, None)
+            .await
+        {
+            assert_eq!(err.api().map(|a| a.code), Some(130429), "{err}");
+            refused += 1;
+        }
+    }
+    // 25 within a second (the sandbox answers in well under one): 20 go, 5 are refused. A
+    // slow machine that spans two windows can let a few more through, never fewer.
+    assert!((1..=5).contains(&refused), "{refused} refused");
+}
