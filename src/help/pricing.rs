@@ -27,6 +27,11 @@ pub const ALLOWANCE_UNCONFIRMED: &str = "Some WhatsApp providers report that the
      per number are free; Meta's pricing pages do not say so, so Axis CRM does not count on it (unconfirmed).";
 
 /// The usage card's summary under the month's figures.
+/// The self-test's message, on its card.
+pub const SELF_TEST: &str =
+    "A test is a template message: Meta charges it like any other template, and it counts in \
+                             Usage this month.";
+
 pub const USAGE: &str = "Since 1 October 2026 Meta charges every delivered message: service messages (the PDF inside \
      the 24-hour window) at the utility rate, and templates by category and the tenant's country. Only messages in a \
      72-hour free entry point window are free. These figures come from the pricing Meta reports in its status \

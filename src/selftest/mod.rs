@@ -124,8 +124,8 @@ pub fn SelfTestCard(back: &'static str, flash: Option<FormFlash>) -> impl IntoVi
             <p>
                 "Axis CRM sends a template to your own WhatsApp and shows the round trip as it happens: accepted, "
                 "sent, delivered, read, and the status webhook that told Axis CRM. It uses the invoice template "
-                "with a sample PDF once that is approved, else Meta's hello_world. A test is a template message, "
-                "billed like any other outside a free entry point."
+                "with a sample PDF once that is approved, else Meta's hello_world. "
+                {crate::help::pricing::SELF_TEST}
             </p>
             <Transition fallback=|| ()>
                 {move || {

@@ -264,8 +264,9 @@ pub async fn apply_status(
         DeliveryState::Failed => "failed",
     };
     let error = s.error.as_ref();
-    let title = error.map(|e| whatsapp::problem(e, "").title);
-    let anchor = error.map(|e| whatsapp::problem(e, "").anchor);
+    let (title, anchor) = error
+        .map(|e| whatsapp::problem(e, ""))
+        .map_or((None, None), |p| (Some(p.title), Some(p.anchor)));
     let pricing = s.pricing.as_ref();
     let updated = sqlx::query(
         "UPDATE whatsapp_self_tests SET \
@@ -310,10 +311,13 @@ pub async fn view(state: &AppState, user_id: i64) -> Result<SelfTestView, AppErr
     let Some(r) = row else {
         return Ok(SelfTestView::default());
     };
-    let provider = match whatsapp::load(db, &state.keyring, user_id).await? {
-        Some(s) => state.providers.any_mode(&s.provider),
-        None => None,
-    };
+    // Only the provider's name, to read a stored error code: no secret is decrypted per poll.
+    let provider_name: Option<String> =
+        sqlx::query_scalar("SELECT provider FROM whatsapp_connections WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&db.pool)
+            .await?;
+    let provider = provider_name.and_then(|n| state.providers.any_mode(&n));
     let now = db::now();
     let time = |col: &str| -> Result<Option<i64>, sqlx::Error> { r.try_get(col) };
     let created: i64 = r.try_get("created_at")?;
