@@ -261,7 +261,7 @@ fn step_panel(s: &'static Step, w: &Wizard, a: Actions, f: &Flashes) -> AnyView 
         "send" => match w.connection {
             Some(_) => view! {
                 <SendPanel w=w.clone() a flash=f.send.clone()/>
-                <crate::selftest::SelfTestCard back="/onboarding/send" flash=f.self_test.clone()/>
+                <crate::selftest::SelfTestCard back="/onboarding/send" flash=f.self_test.clone() nested=true/>
             }
             .into_any(),
             None => connect_first().into_any(),

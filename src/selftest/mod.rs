@@ -98,8 +98,21 @@ pub async fn start_self_test(number: String) -> Result<i64, AppError> {
 /// The self-test card. `back` is the page a "Check again" link reloads without JavaScript;
 /// `flash` is the page's `use_flash("self-test")`, taken where the page starts (as every
 /// page's flashes are).
+///
+/// On its own page the card's heading is an `h2`; inside a wizard step (`nested`), whose title
+/// is the `h2`, it is an `h3`, so the outline stays one level at a time.
 #[component]
-pub fn SelfTestCard(back: &'static str, flash: Option<FormFlash>) -> impl IntoView {
+pub fn SelfTestCard(
+    back: &'static str,
+    flash: Option<FormFlash>,
+    #[prop(optional)] nested: bool,
+) -> impl IntoView {
+    const TITLE: &str = "Send a test message to my own number";
+    let heading = if nested {
+        view! { <h3 id="self-test-h">{TITLE}</h3> }.into_any()
+    } else {
+        view! { <h2 id="self-test-h">{TITLE}</h2> }.into_any()
+    };
     let start = ServerAction::<StartSelfTest>::new();
     let tick = RwSignal::new(0u32);
     let form_data = Resource::new_blocking(move || start.version().get(), |_| get_self_test());
@@ -120,7 +133,7 @@ pub fn SelfTestCard(back: &'static str, flash: Option<FormFlash>) -> impl IntoVi
     });
     view! {
         <section class="card" aria-labelledby="self-test-h" id="self-test">
-            <h2 id="self-test-h">"Send a test message to my own number"</h2>
+            {heading}
             <p>
                 "Axis CRM sends a template to your own WhatsApp and shows the round trip as it happens: accepted, "
                 "sent, delivered, read, and the status webhook that told Axis CRM. It uses the invoice template "
@@ -150,7 +163,7 @@ pub fn SelfTestCard(back: &'static str, flash: Option<FormFlash>) -> impl IntoVi
             </Transition>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    trip.await.ok().and_then(|v| v.test).map(|t| view! { <RoundTripView t back/> })
+                    trip.await.ok().and_then(|v| v.test).map(|t| view! { <RoundTripView t back nested/> })
                 })}
             </Transition>
         </section>
@@ -158,7 +171,7 @@ pub fn SelfTestCard(back: &'static str, flash: Option<FormFlash>) -> impl IntoVi
 }
 
 #[component]
-fn RoundTripView(t: RoundTrip, back: &'static str) -> impl IntoView {
+fn RoundTripView(t: RoundTrip, back: &'static str, nested: bool) -> impl IntoView {
     let what = if t.with_document {
         format!("{} with a sample PDF", t.template)
     } else {
@@ -167,7 +180,11 @@ fn RoundTripView(t: RoundTrip, back: &'static str) -> impl IntoView {
     let works = t.works();
     view! {
         <div class="round-trip" aria-live="polite">
-            <h3>{format!("Test to {}", t.to)}</h3>
+            {if nested {
+                view! { <h4>{format!("Test to {}", t.to)}</h4> }.into_any()
+            } else {
+                view! { <h3>{format!("Test to {}", t.to)}</h3> }.into_any()
+            }}
             <p class="muted">{format!("{what}, started {}.", t.started_text)}</p>
             <ol class="trip-steps">
                 {t.steps.iter().map(|(step, at)| {
