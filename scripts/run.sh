@@ -5,5 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 export PATH="$PWD/node_modules/.bin:$PATH"
-cargo leptos build --release
+cargo leptos build --release --precompress --split
 exec target/release/axis-crm serve

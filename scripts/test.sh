@@ -10,7 +10,7 @@ echo "==> Rust unit and integration tests"
 cargo test --workspace --locked --features axis-crm/ssr,whatsapp-cloud/sandbox
 
 echo "==> release build for the end-to-end tests"
-cargo leptos build --release
+cargo leptos build --release --precompress --split
 
 echo "==> Playwright end-to-end tests"
 npx playwright test -c end2end/playwright.config.ts

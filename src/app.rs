@@ -13,7 +13,7 @@ use crate::{
     sending::{SendInvoicePage, TenantMessagesPage},
 };
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Link, MetaTags, Title};
 use leptos_router::{
     components::{Outlet, ParentRoute, Redirect, Route, Router, Routes, A},
     path, SsrMode,
@@ -30,7 +30,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="color-scheme" content="light"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HashedStylesheet options=options.clone() id="leptos"/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -44,15 +45,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     Auth::provide();
-    // Effects run only in the browser: this marks the moment the WASM app has taken over the page
-    // (the end-to-end tests wait for it before they test the hydrated behaviour).
-    Effect::new(|_| {
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
     view! {
-        <Stylesheet id="leptos" href="/pkg/axis-crm.css"/>
         <Link rel="icon" type_="image/svg+xml" href="/favicon.svg"/>
         <Title formatter=|page: String| if page.is_empty() { "Axis CRM".to_string() } else { format!("{page} · Axis CRM") }/>
         <Router>

@@ -20,9 +20,29 @@ pub mod platform;
 #[cfg(feature = "ssr")]
 pub mod providers;
 
+/// The browser's entry point. Pages are server-rendered HTML that works without JavaScript; this
+/// starts the islands (Leptos then hydrates each `#[island]` on the page), and marks `<body>`
+/// with `data-hydrated` once they have been (the end-to-end tests wait for it, and CSS shows
+/// the `.js-only` controls from then on).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
+    use leptos::prelude::*;
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    // A server function called from an island that answers with a redirect (a saved invoice
+    // opens its page) moves the whole page: there is no client-side router.
+    let _ = leptos::server_fn::redirect::set_redirect_hook(|to: &str| {
+        let _ = window().location().set_href(to);
+    });
+    leptos::mount::hydrate_islands();
+    // The island script hydrates the islands right after this returns, in microtasks; a
+    // zero-delay timer runs after them.
+    set_timeout(
+        || {
+            if let Some(body) = document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }

@@ -38,7 +38,7 @@ async fn run() -> anyhow::Result<()> {
 
 async fn serve() -> anyhow::Result<()> {
     let leptos = leptos::config::get_configuration(None).context("reading the Leptos settings")?;
-    let options = leptos.leptos_options;
+    let options = platform::assets::with_hashes(leptos.leptos_options);
     let addr = options.site_addr;
     let config = Config::from_env(addr)?;
     tracing::info!(env = ?config.env, database = %platform::db::redact_url(&config.database_url), public_url = %config.public_url, "starting");

@@ -115,31 +115,39 @@ pub fn SandboxOffer(
     }
 }
 
-/// A read-only value with a copy button (the button appears once the app has hydrated).
+/// A read-only value with a copy button (the button needs JavaScript, so it shows once the
+/// islands have hydrated; without it the value is selected and copied by hand).
 #[component]
 pub fn CopyField(label: &'static str, name: &'static str, value: String) -> impl IntoView {
     let id = format!("copy-{name}");
-    let (copied, set_copied) = signal(false);
-    let to_copy = value.clone();
-    let copy = move |_| {
-        #[cfg(feature = "hydrate")]
-        {
-            let _ = window().navigator().clipboard().write_text(&to_copy);
-        }
-        #[cfg(not(feature = "hydrate"))]
-        let _ = &to_copy;
-        set_copied.set(true);
-    };
     view! {
         <div class="field copy-field">
             <label for=id.clone()>{label}</label>
             <div class="copy-row">
-                <input id=id readonly value=value/>
-                <button type="button" class="button secondary copy-button" on:click=copy aria-label=format!("Copy {label}")>
-                    {move || if copied.get() { "Copied" } else { "Copy" }}
-                </button>
+                <input id=id readonly value=value.clone()/>
+                <CopyButton label=label.to_string() value/>
             </div>
         </div>
+    }
+}
+
+/// "Copy": puts `value` on the clipboard.
+#[island]
+fn CopyButton(label: String, value: String) -> impl IntoView {
+    let (copied, set_copied) = signal(false);
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let _ = window().navigator().clipboard().write_text(&value);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &value;
+        set_copied.set(true);
+    };
+    view! {
+        <button type="button" class="button secondary copy-button js-only" on:click=copy aria-label=format!("Copy {label}")>
+            {move || if copied.get() { "Copied" } else { "Copy" }}
+        </button>
     }
 }
 
@@ -266,6 +274,15 @@ fn ConnectionCard(
             </p>
             <CopyField label="Callback URL" name="callback" value=c.webhook_url.clone()/>
             <CopyField label="Verify Token" name="verify" value=c.verify_token.clone()/>
+            {(!c.has_app_secret).then(|| view! {
+                <p class="alert alert-warn">"Add the App Secret (Advanced, when connecting) so Axis CRM can check Meta's signatures. Until then webhooks are refused, and the ticks stop at \"accepted\"."</p>
+            })}
+            <dl class="facts">
+                <dt>"Last verification by Meta"</dt>
+                <dd>{c.webhook_verified_text.clone().unwrap_or_else(|| "never".into())}</dd>
+                <dt>"Last event received"</dt>
+                <dd>{c.webhook_event_text.clone().unwrap_or_else(|| "never".into())}</dd>
+            </dl>
             {match c.webhooks_subscribed {
                 Some(true) => view! {
                     <p class="status" id="webhook-subscription">"Subscribed: Meta sends this app the account's webhooks."</p>

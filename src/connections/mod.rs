@@ -89,6 +89,9 @@ pub struct ConnectionView {
     pub verify_token: String,
     /// Whether Meta will send this app the account's webhooks (`None`: not known).
     pub webhooks_subscribed: Option<bool>,
+    /// When Meta last verified the Callback URL, and when its last event arrived.
+    pub webhook_verified_text: Option<String>,
+    pub webhook_event_text: Option<String>,
     /// What Meta last said about the whole account (restriction, ban, app removed, tier).
     pub account_notice: Option<String>,
     /// Set while the account's sends are paused by such a notice.

@@ -566,6 +566,8 @@ struct PageRow {
     webhook_key: String,
     verify_token_enc: String,
     webhooks_subscribed: Option<i64>,
+    webhook_verified_at: Option<i64>,
+    webhook_last_event_at: Option<i64>,
     account_notice: Option<String>,
     account_notice_at: Option<i64>,
     paused: i64,
@@ -580,7 +582,7 @@ pub async fn page(state: &AppState, user_id: i64) -> Result<WhatsAppPage, AppErr
          token_kind, token_expires_at, verified_name, display_phone_number, quality_rating, name_status, \
          code_verification_status, number_status, account_mode, throughput_level, messaging_limit, health_problems, \
          connected_at, last_checked_at, last_check_error, webhook_key, verify_token_enc, webhooks_subscribed, \
-         account_notice, account_notice_at, paused, paused_until, daily_unique_limit, shared_with_app \
+         webhook_verified_at, webhook_last_event_at, account_notice, account_notice_at, paused, paused_until, daily_unique_limit, shared_with_app \
          FROM whatsapp_connections WHERE user_id = $1",
     )
     .bind(user_id)
@@ -627,6 +629,8 @@ pub async fn page(state: &AppState, user_id: i64) -> Result<WhatsAppPage, AppErr
                 ),
                 verify_token: verify.expose_secret().to_string(),
                 webhooks_subscribed: r.webhooks_subscribed.map(|v| v != 0),
+                webhook_verified_text: r.webhook_verified_at.map(format_time),
+                webhook_event_text: r.webhook_last_event_at.map(format_time),
                 account_notice: r.account_notice.map(|n| match r.account_notice_at {
                     Some(at) => format!("{n} ({})", format_time(at)),
                     None => n,

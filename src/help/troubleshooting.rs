@@ -519,7 +519,7 @@ pub const ENTRIES: &[Entry] = &[
         problems: &[],
         codes: &[],
         summary: "Meta shows \"The callback URL or verify token couldn't be validated\" when you save the webhook, or \
-                  no events arrive (\"Last event received: never\" under Settings → WhatsApp Integration → Webhooks), so \
+                  no events arrive (\"Last event received: never\" under Settings → WhatsApp Integration → Webhook), so \
                   delivery ticks stop at accepted and tenants' replies are not seen.",
         causes: &[
             "AXIS_PUBLIC_URL, from which Axis CRM builds the Callback URL, is not an https address, or Meta cannot reach it from the internet (for example localhost, a private network address, or a server behind a firewall). Meta only calls https addresses with a valid certificate.",
@@ -534,7 +534,7 @@ pub const ENTRIES: &[Entry] = &[
             "Copy the Callback URL and Verify Token again from Settings → WhatsApp Integration. In your Meta app open WhatsApp → Configuration, click Edit under Webhook, paste both and click Verify and save.",
             "Under Webhook fields, subscribe to messages, and to message_template_status_update for template approvals.",
             "Make sure the connection has the App ID and App Secret (App settings → Basic in your Meta app): connect again with them under Advanced if it does not, or if the secret was reset.",
-            "Check Settings → WhatsApp Integration → Webhooks: Last verification by Meta and Last event received show a time once it works.",
+            "Check Settings → WhatsApp Integration → Webhook: Last verification by Meta and Last event received show a time once it works.",
         ],
         links: &[
             META_APPS,

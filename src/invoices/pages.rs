@@ -126,29 +126,17 @@ fn InvoiceTable(
     list: InvoiceList,
     flash: Option<crate::components::form::FormFlash>,
 ) -> impl IntoView {
-    use crate::sending::{poll_news, BatchBar, SendBulk, WhatsAppCell};
+    use crate::sending::{LiveBatch, LiveSends, SendBulk, WhatsAppCell};
     let q = list.query.clone();
-    let badges = RwSignal::new(
-        list.rows
-            .iter()
-            .filter_map(|r| r.whatsapp.clone().map(|b| (r.id, b)))
-            .collect::<std::collections::HashMap<_, _>>(),
-    );
-    let batch = RwSignal::new(list.batch.clone());
+    let ids: Vec<i64> = list.rows.iter().map(|r| r.id).collect();
+    let badges: Vec<_> = list
+        .rows
+        .iter()
+        .filter_map(|r| r.whatsapp.clone().map(|b| (r.id, b)))
+        .collect();
+    let batch = list.batch.clone();
     let bulk = ServerAction::<SendBulk>::new();
     let overdue = ServerAction::<SendBulk>::new();
-    let poke = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        bulk.version().get();
-        overdue.version().get();
-        poke.update(|p| *p += 1);
-    });
-    poll_news(
-        list.rows.iter().map(|r| r.id).collect(),
-        badges,
-        batch,
-        poke,
-    );
     let (overdue_flash, selected_flash) = (flash.clone(), flash.clone());
     let bulk_result = move || {
         bulk.value()
@@ -201,7 +189,7 @@ fn InvoiceTable(
                 "descending" => " ▼",
                 _ => "",
             };
-            view! { <th scope="col" aria-sort=sort><a href=href>{label}{arrow}</a></th> }
+            view! { <th scope="col" role="columnheader" aria-sort=sort><a href=href>{label}{arrow}</a></th> }
         }
     };
     let prev = (q.page > 1).then(|| q.href(|n| n.page -= 1));
@@ -224,7 +212,9 @@ fn InvoiceTable(
             <button type="submit" class="button secondary">"Apply"</button>
         </form>
         <p class="muted" role="status">{format!("{} invoice{}", list.total, if list.total == 1 { "" } else { "s" })}</p>
-        {move || batch.get().map(|b| view! { <BatchBar progress=b/> })}
+        // The ticks and the bulk progress stay current (hydrated) inside `LiveSends`.
+        <LiveSends ids badges batch=batch.clone()>
+        <LiveBatch progress=batch/>
         {flash
             .clone()
             .filter(|f| f.error.field("confirm").is_none())
@@ -241,12 +231,14 @@ fn InvoiceTable(
             <button type="submit" class="button secondary" disabled=move || bulk.pending().get()>"Send selected via WhatsApp"</button>
         </div>
         <LimitWarning action=bulk which="selected" flash=selected_flash/>
-        <div class="table-wrap">
-            <table class="data">
+        // Below 640 px each row is a card (see `table.cards` in main.css); the explicit roles keep
+        // it a table for screen readers when CSS changes how it is displayed.
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Invoices">
+            <table class="data cards" role="table">
                 <caption class="visually-hidden">"Invoices"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col"><span class="visually-hidden">"Select"</span></th>
+                <thead role="rowgroup">
+                    <tr role="row">
+                        <th scope="col" role="columnheader"><span class="visually-hidden">"Select"</span></th>
                         {header("number", "Number")}
                         {header("tenant", "Tenant")}
                         {header("property", "Property")}
@@ -254,27 +246,28 @@ fn InvoiceTable(
                         {header("due", "Due date")}
                         {header("status", "Status")}
                         {header("phone", "Phone")}
-                        <th scope="col">"WhatsApp"</th>
+                        <th scope="col" role="columnheader">"WhatsApp"</th>
                     </tr>
                 </thead>
-                <tbody>
+                <tbody role="rowgroup">
                     {list.rows.into_iter().map(|r| view! {
-                        <tr>
-                            <td><input type="checkbox" name="ids[]" value=r.id aria-label=format!("Select invoice {}", r.number)/></td>
-                            <td><a href=format!("/invoices/{}", r.id)>{r.number.clone()}</a></td>
-                            <td>{r.tenant_name.clone()}</td>
-                            <td>{r.property.clone().unwrap_or_default()}</td>
-                            <td class="num">{r.amount.clone()}</td>
-                            <td>{r.due_date.clone()}</td>
-                            <td>{status_badge(&r.status)}</td>
-                            <td>{r.phone.clone().unwrap_or_else(|| "—".into())}</td>
-                            <td><WhatsAppCell invoice_id=r.id number=r.number.clone() blocker=r.blocker.clone() badges=badges/></td>
+                        <tr role="row">
+                            <td role="cell" class="card-select"><input type="checkbox" name="ids[]" value=r.id aria-label=format!("Select invoice {}", r.number)/></td>
+                            <td role="cell" class="card-title"><a href=format!("/invoices/{}", r.id)>{r.number.clone()}</a></td>
+                            <td role="cell" data-label="Tenant">{r.tenant_name.clone()}</td>
+                            <td role="cell" data-label="Property" class="card-optional">{r.property.clone().unwrap_or_default()}</td>
+                            <td role="cell" data-label="Amount" class="num">{r.amount.clone()}</td>
+                            <td role="cell" data-label="Due date">{r.due_date.clone()}</td>
+                            <td role="cell" data-label="Status">{status_badge(&r.status)}</td>
+                            <td role="cell" data-label="Phone">{r.phone.clone().unwrap_or_else(|| "—".into())}</td>
+                            <td role="cell" data-label="WhatsApp" class="card-action"><WhatsAppCell invoice_id=r.id number=r.number.clone() blocker=r.blocker.clone() badge=r.whatsapp.clone()/></td>
                         </tr>
                     }).collect_view()}
                 </tbody>
             </table>
         </div>
         </ActionForm>
+        </LiveSends>
         <nav class="pager" aria-label="Pages">
             {prev.map(|h| view! { <a href=h rel="prev">"Previous"</a> })}
             <span>{format!("Page {} of {}", q.page, list.pages)}</span>
@@ -392,7 +385,6 @@ pub fn InvoiceFormPage() -> impl IntoView {
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|s| s.parse::<i64>().ok());
     let editor = Resource::new_blocking(id, invoice_editor);
-    let save = ServerAction::<SaveInvoice>::new();
     let flash = use_flash("invoice");
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -400,19 +392,20 @@ pub fn InvoiceFormPage() -> impl IntoView {
                 let flash = flash.await;
                 match editor.await {
                     Err(e) => view! { <ErrorNotice error=e heading="Invoice"/> }.into_any(),
-                    Ok(ed) => view! { <InvoiceForm ed save flash/> }.into_any(),
+                    Ok(ed) => view! { <InvoiceForm ed flash/> }.into_any(),
                 }
             })}
         </Transition>
     }
 }
 
-#[component]
-fn InvoiceForm(
-    ed: Editor,
-    save: ServerAction<SaveInvoice>,
-    flash: Option<crate::components::form::FormFlash>,
-) -> impl IntoView {
+/// The invoice form. An island: hydrated, the totals follow the typing and lines can be added
+/// and removed in place; without JavaScript it is a plain form with two spare lines. Lazy: its
+/// code (with the money rules and the currency table) is a WASM chunk of its own, fetched only
+/// by the pages that show the form.
+#[island(lazy)]
+fn InvoiceForm(ed: Editor, flash: Option<crate::components::form::FormFlash>) -> impl IntoView {
+    let save = ServerAction::<SaveInvoice>::new();
     let form = FormState::new(save.value(), flash);
     let d = ed.draft;
     let editing = d.id.is_some();
@@ -510,7 +503,7 @@ fn InvoiceForm(
             </div>
             <fieldset class="lines">
                 <legend>"Lines"</legend>
-                <div class="table-wrap">
+                <div class="table-wrap" tabindex="0" role="region" aria-label="Lines">
                     <table class="data line-table">
                         <thead><tr>
                             <th scope="col">"Description"</th><th scope="col">"Quantity"</th><th scope="col">"Unit price"</th>
@@ -579,21 +572,21 @@ pub fn TenantsPage() -> impl IntoView {
                     Ok(p) => {
                         let props = StoredValue::new(p.properties.clone());
                         view! {
-                            <div class="table-wrap">
-                                <table class="data">
+                            <div class="table-wrap" tabindex="0" role="region" aria-label="Tenants">
+                                <table class="data cards" role="table">
                                     <caption class="visually-hidden">"Tenants"</caption>
-                                    <thead><tr><th scope="col">"Name"</th><th scope="col">"Mobile phone"</th><th scope="col">"Email"</th><th scope="col">"Property"</th><th scope="col">"Edit"</th></tr></thead>
-                                    <tbody>
+                                    <thead role="rowgroup"><tr role="row"><th scope="col" role="columnheader">"Name"</th><th scope="col" role="columnheader">"Mobile phone"</th><th scope="col" role="columnheader">"Email"</th><th scope="col" role="columnheader">"Property"</th><th scope="col" role="columnheader">"Edit"</th></tr></thead>
+                                    <tbody role="rowgroup">
                                         {p.tenants.iter().map(|t| {
                                             let t2 = t.clone();
                                             view! {
-                                                <tr id=format!("tenant-{}", t.id)>
-                                                    <td><a href=format!("/tenants/{}", t.id)>{t.name.clone()}</a></td>
-                                                    <td>{t.phone.clone().or_else(|| t.whatsapp_user.clone()).unwrap_or_else(|| "—".into())}
+                                                <tr role="row" id=format!("tenant-{}", t.id)>
+                                                    <td role="cell" class="card-title"><a href=format!("/tenants/{}", t.id)>{t.name.clone()}</a></td>
+                                                    <td role="cell" data-label="Mobile phone">{t.phone.clone().or_else(|| t.whatsapp_user.clone()).unwrap_or_else(|| "—".into())}
                                                         {(t.phone.is_some() && !t.is_mobile).then(|| view! { <span class="badge warn" title="WhatsApp needs a mobile number">"fixed line"</span> })}</td>
-                                                    <td>{t.email.clone()}</td>
-                                                    <td>{t.property.clone().unwrap_or_default()}</td>
-                                                    <td><details><summary>{format!("Edit {}", t.name)}</summary>
+                                                    <td role="cell" data-label="Email">{t.email.clone()}</td>
+                                                    <td role="cell" data-label="Property">{t.property.clone().unwrap_or_default()}</td>
+                                                    <td role="cell" class="card-action"><details><summary>{format!("Edit {}", t.name)}</summary>
                                                         <TenantForm save tenant=Some(t2) properties=props.get_value() flash=None/></details></td>
                                                 </tr>
                                             }
@@ -679,7 +672,7 @@ pub fn PropertiesPage() -> impl IntoView {
                     Ok(p) => {
                         let form = FormState::new(save.value(), flash);
                         view! {
-                            <div class="table-wrap">
+                            <div class="table-wrap" tabindex="0" role="region" aria-label="Properties">
                                 <table class="data">
                                     <caption class="visually-hidden">"Properties"</caption>
                                     <thead><tr><th scope="col">"Name"</th><th scope="col">"Address"</th><th scope="col">"Units"</th><th scope="col">"Edit"</th></tr></thead>

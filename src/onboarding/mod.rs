@@ -35,6 +35,16 @@ impl WebhookStatus {
     pub fn complete(&self) -> bool {
         self.verified_at_text.is_some() && self.last_event_at_text.is_some()
     }
+
+    /// What arrived (see `components::live`).
+    pub fn live_key(&self) -> String {
+        format!(
+            "{}|{}|{}",
+            self.verified_at_text.is_some(),
+            self.last_event_at_text.is_some(),
+            self.has_app_secret
+        )
+    }
 }
 
 /// An invoice the last step can send: issued or paid, tenant with a mobile number.

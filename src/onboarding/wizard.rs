@@ -1,6 +1,6 @@
 //! The wizard's pages: one step at a time at `/onboarding/{step}`, with the progress bar and the
 //! list of steps beside it. Every control is a plain form or link, so it works without WASM; with
-//! it, the webhook and send steps watch for Meta's answers live.
+//! it, the webhook and send steps look again for Meta's answers (`components::live`).
 
 use super::{
     steps::{self, Check, Step, STEPS},
@@ -10,6 +10,7 @@ use crate::{
     components::{
         form::{use_flash, ErrorNotice, FormFlash, FormMessage, FormState},
         links::{ExternalLink, ExternalLinks},
+        live::{use_interval, Refresh, Watch},
     },
     connections::{
         problem_of, ConnectForm, ConnectSandbox, ConnectWhatsapp, CopyField, ProblemBox,
@@ -18,12 +19,11 @@ use crate::{
     help::troubleshooting::{PERMANENT_TOKEN, REPLACE_TOKEN, SYSTEM_USERS},
     invoices::api::LoadSampleData,
     sending::{
-        get_send_preview, poll_news, use_interval, CreateInvoiceTemplate, SandboxReply, SendBadge,
+        get_send_preview, CreateInvoiceTemplate, SandboxReply, SendBadge,
         SendConfirm, SendInvoice, SendTicks,
     },
 };
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
-use std::collections::HashMap;
 
 /// Every action the wizard's forms post to. (All are `Copy`.)
 #[derive(Clone, Copy)]
@@ -37,8 +37,6 @@ struct Actions {
     hook: ServerAction<SandboxWebhook>,
     sample: ServerAction<LoadSampleData>,
     send: ServerAction<SendInvoice>,
-    /// Bumped when a live check sees a step complete: the wizard reloads its progress.
-    refresh: RwSignal<u32>,
 }
 
 struct Flashes {
@@ -63,7 +61,6 @@ pub fn WizardPage() -> impl IntoView {
         hook: ServerAction::new(),
         sample: ServerAction::new(),
         send: ServerAction::new(),
-        refresh: RwSignal::new(0),
     };
     let data = Resource::new_blocking(
         move || {
@@ -72,7 +69,6 @@ pub fn WizardPage() -> impl IntoView {
                 (
                     a.mark.version().get(),
                     a.resume.version().get(),
-                    a.refresh.get(),
                 ),
                 (
                     a.connect.version().get(),
@@ -327,7 +323,7 @@ fn ConnectionSummary(c: ConnectionView) -> impl IntoView {
 }
 
 /// Seconds counting down in the browser ("23 h 59 min 58 s"); a fixed text without WASM.
-#[component]
+#[island]
 fn Countdown(seconds: i64) -> impl IntoView {
     let left = RwSignal::new(seconds);
     use_interval(1000, move || left.update(|s| *s = (*s - 1).max(0)));
@@ -351,37 +347,17 @@ fn WebhookPanel(
     a: Actions,
     flash: Option<FormFlash>,
 ) -> impl IntoView {
-    let live = RwSignal::new(status);
-    let busy = RwSignal::new(false);
-    // Asks every 2 s until both arrived (for at most 30 minutes), then reloads the progress.
-    let polls = RwSignal::new(0u32);
-    use_interval(2000, move || {
-        if busy.get_untracked()
-            || live.with_untracked(WebhookStatus::complete)
-            || polls.get_untracked() > 900
-        {
-            return;
-        }
-        busy.set(true);
-        polls.update(|p| *p += 1);
-        leptos::task::spawn_local(async move {
-            if let Ok(Some(fresh)) = get_webhook_status().await {
-                if fresh.complete() {
-                    a.refresh.update(|r| *r += 1);
-                }
-                if live.get_untracked() != fresh {
-                    live.set(fresh);
-                }
-            }
-            busy.set(false);
-        });
+    // Hydrated, the page looks again every 2 s until both arrived (for at most 30 minutes).
+    let refresh = (!status.complete()).then(|| {
+        view! { <Refresh watch=Watch::Webhook seen=status.live_key() every_ms=2000 limit=900/> }
     });
     let problem = problem_of(a.hook.value(), flash.as_ref().map(|f| f.error.clone()));
     let message = FormState::new(a.hook.value(), flash).message();
     let sandbox = c.sandbox;
     view! {
+        {refresh}
         {(!sandbox).then(|| warning.map(|w| view! { <p class="alert alert-warn">{w}</p> }))}
-        {move || (!live.with(|s| s.has_app_secret)).then(|| view! {
+        {(!status.has_app_secret).then(|| view! {
             <div class="alert alert-error" role="alert">
                 <p>
                     "Axis CRM has no App Secret for this connection, so it cannot check the signature on Meta's events and refuses them. "
@@ -395,14 +371,14 @@ fn WebhookPanel(
         <CopyField label="Verify Token" name="wizard-verify" value=c.verify_token.clone()/>
         <h3>"Waiting for Meta"</h3>
         <ul class="checklist" aria-live="polite">
-            <li class:done=move || live.with(|s| s.verified_at_text.is_some())>
-                {move || match live.with(|s| s.verified_at_text.clone()) {
+            <li class:done=status.verified_at_text.is_some()>
+                {match status.verified_at_text.clone() {
                     Some(t) => format!("✓ Meta's verification request arrived ({t})."),
                     None => "◷ Waiting for Meta's verification request (click Verify and save in Meta)…".to_string(),
                 }}
             </li>
-            <li class:done=move || live.with(|s| s.last_event_at_text.is_some())>
-                {move || match live.with(|s| s.last_event_at_text.clone()) {
+            <li class:done=status.last_event_at_text.is_some()>
+                {match status.last_event_at_text.clone() {
                     Some(t) => format!("✓ A first event arrived ({t})."),
                     None => "◷ Waiting for a first event (click Test beside the messages field in Meta)…".to_string(),
                 }}
@@ -492,33 +468,16 @@ fn SendPanel(w: Wizard, a: Actions, flash: Option<FormFlash>) -> impl IntoView {
 fn SendStep(invoice_id: i64, a: Actions, flash: Option<FormFlash>) -> impl IntoView {
     let create = ServerAction::<CreateInvoiceTemplate>::new();
     let reply = ServerAction::<SandboxReply>::new();
-    let tick = RwSignal::new(0u32);
     let preview = Resource::new_blocking(
         move || {
             (
                 a.send.version().get(),
                 create.version().get(),
                 reply.version().get(),
-                tick.get(),
             )
         },
         move |_| get_send_preview(invoice_id),
     );
-    // While the template waits for Meta's review (or the reply travels), look again every 3 s.
-    use_interval(3000, move || {
-        let waiting = preview
-            .get_untracked()
-            .and_then(Result::ok)
-            .is_some_and(|p| {
-                p.blocker
-                    .as_ref()
-                    .is_some_and(|b| b.short == "Template pending")
-            })
-            || reply.version().get_untracked() > 0 && tick.get_untracked() < 3;
-        if waiting && tick.get_untracked() < 200 {
-            tick.update(|t| *t += 1);
-        }
-    });
     let message = FormState::new(a.send.value(), flash).message();
     let create_problem = problem_of(create.value(), None);
     view! {
@@ -530,7 +489,14 @@ fn SendStep(invoice_id: i64, a: Actions, flash: Option<FormFlash>) -> impl IntoV
                         let latest = p.latest.clone();
                         let template_blocked = p.blocker.as_ref().map(|b| b.short.clone()).filter(|s| s == "No template" || s == "Template pending");
                         let (tenant_id, tenant, sandbox) = (p.tenant_id, p.tenant_name.clone(), p.sandbox);
+                        // While the template waits for Meta's review (or a simulated reply
+                        // travels), and while the send moves, look again every 2 s.
+                        let moving = latest.as_ref().is_some_and(SendBadge::in_progress);
+                        let refresh = (template_blocked.is_some() || moving).then(|| {
+                            view! { <Refresh watch=Watch::Preview(invoice_id) seen=p.live_key() every_ms=2000 limit=300/> }
+                        });
                         view! {
+                            {refresh}
                             {template_blocked.map(|short| view! {
                                 <section class="template-help" aria-labelledby="template-help-h">
                                     <h3 id="template-help-h">"First, a template or a reply"</h3>
@@ -563,7 +529,7 @@ fn SendStep(invoice_id: i64, a: Actions, flash: Option<FormFlash>) -> impl IntoV
                                 </section>
                             })}
                             <SendConfirm preview=p send=a.send message next=Some(format!("/onboarding/send?invoice={invoice_id}"))/>
-                            {latest.map(|b| view! { <LiveTicks invoice_id badge=b refresh=a.refresh/> })}
+                            {latest.map(|b| view! { <SentTicks invoice_id badge=b/> })}
                         }.into_any()
                     }
                 }
@@ -572,27 +538,13 @@ fn SendStep(invoice_id: i64, a: Actions, flash: Option<FormFlash>) -> impl IntoV
     }
 }
 
-/// The latest send's ticks, asked for every 2 s while it moves.
+/// The latest send's ticks (the page looks again while it moves; see `SendStep`).
 #[component]
-fn LiveTicks(invoice_id: i64, badge: SendBadge, refresh: RwSignal<u32>) -> impl IntoView {
-    let reached = |b: &SendBadge| b.state.reached_phone();
-    let was_sent = reached(&badge);
-    let badges = RwSignal::new(HashMap::from([(invoice_id, badge)]));
-    let batch = RwSignal::new(None);
-    poll_news(vec![invoice_id], badges, batch, RwSignal::new(0));
-    // The step is done when WhatsApp reports the message sent: reload the progress once.
-    Effect::new(move |_| {
-        let now_sent = badges.with(|m| m.get(&invoice_id).is_some_and(reached));
-        if now_sent && !was_sent {
-            refresh.update(|r| *r += 1);
-        }
-    });
+fn SentTicks(invoice_id: i64, badge: SendBadge) -> impl IntoView {
     view! {
         <section class="live-ticks" aria-labelledby="live-ticks-h">
             <h3 id="live-ticks-h">"On its way"</h3>
-            <p aria-live="polite">
-                {move || badges.with(|m| m.get(&invoice_id).cloned()).map(|b| view! { <SendTicks badge=b invoice_id/> })}
-            </p>
+            <p aria-live="polite"><SendTicks badge invoice_id/></p>
             <p class="hint">
                 "◷ queued → ✓ sent → ✓✓ delivered to the tenant's phone → blue ✓✓ read. "
                 <a href=format!("/invoices/{invoice_id}")>"The invoice's page"</a> " keeps the full history."

@@ -7,6 +7,7 @@ pub fn NotFound() -> impl IntoView {
         res.set_status(axum::http::StatusCode::NOT_FOUND);
     }
     view! {
+        <leptos_meta::Title text="Page not found"/>
         <main class="auth-page" id="main">
             <div class="auth-card">
                 <h1>"Page not found"</h1>

@@ -3,6 +3,7 @@
 //! and the context server functions run in ([`context`]). It also assembles the application:
 //! [`prepare`] builds the state and [`router`] mounts every feature's pages and routes.
 
+pub mod assets;
 pub mod config;
 pub mod context;
 pub mod crypto;
@@ -94,6 +95,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/invoices/{id}/pdf", get(invoice_pdf))
         .route("/fonts/{file}", get(web_font))
+        .nest_service("/pkg", assets::service(&state.leptos_options))
         .route(
             "/webhooks/{provider}/{key}",
             get(webhooks::verify)

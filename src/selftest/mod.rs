@@ -10,6 +10,7 @@ pub mod server;
 
 use crate::{
     components::form::{FormFlash, FormMessage, FormState, TextField},
+    components::live::{Refresh, Watch},
     connections::ProblemBox,
     error::{AppError, WhatsAppProblem},
 };
@@ -71,6 +72,23 @@ pub struct SelfTestView {
     pub test: Option<RoundTrip>,
 }
 
+impl SelfTestView {
+    /// The test and the legs of its round trip done so far (see `components::live`).
+    pub fn live_key(&self) -> String {
+        self.test
+            .as_ref()
+            .map(|t| {
+                let legs: String = t
+                    .steps
+                    .iter()
+                    .map(|(_, at)| if at.is_some() { '1' } else { '0' })
+                    .collect();
+                format!("{}|{legs}|{}|{}", t.id, t.finished, t.webhooks_silent)
+            })
+            .unwrap_or_default()
+    }
+}
+
 #[server(endpoint = "whatsapp/self_test")]
 pub async fn get_self_test() -> Result<SelfTestView, AppError> {
     use crate::platform::context as srv;
@@ -114,23 +132,8 @@ pub fn SelfTestCard(
         view! { <h2 id="self-test-h">{TITLE}</h2> }.into_any()
     };
     let start = ServerAction::<StartSelfTest>::new();
-    let tick = RwSignal::new(0u32);
     let form_data = Resource::new_blocking(move || start.version().get(), |_| get_self_test());
-    let trip = Resource::new_blocking(
-        move || (start.version().get(), tick.get()),
-        |_| get_self_test(),
-    );
-    // Hydrated, the round trip updates itself while it runs.
-    crate::sending::use_interval(1500, move || {
-        let running = trip
-            .get_untracked()
-            .and_then(|r| r.ok())
-            .and_then(|v| v.test)
-            .is_some_and(|t| !t.finished);
-        if running {
-            tick.update(|t| *t += 1);
-        }
-    });
+    let trip = Resource::new_blocking(move || start.version().get(), |_| get_self_test());
     view! {
         <section class="card" aria-labelledby="self-test-h" id="self-test">
             {heading}
@@ -163,7 +166,12 @@ pub fn SelfTestCard(
             </Transition>
             <Transition fallback=|| ()>
                 {move || Suspend::new(async move {
-                    trip.await.ok().and_then(|v| v.test).map(|t| view! { <RoundTripView t back nested/> })
+                    let v = trip.await.ok()?;
+                    // Hydrated, the page follows the round trip while it runs (ten minutes at most).
+                    let refresh = v.test.as_ref().is_some_and(|t| !t.finished).then(|| view! {
+                        <Refresh watch=Watch::SelfTest seen=v.live_key() every_ms=1500 limit=400/>
+                    });
+                    v.test.map(|t| view! { {refresh} <RoundTripView t back nested/> })
                 })}
             </Transition>
         </section>

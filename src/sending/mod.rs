@@ -7,8 +7,8 @@ mod pages;
 pub mod server;
 
 pub use pages::{
-    poll_news, use_interval, BatchBar, SendConfirm, SendHistory, SendInvoicePage, SendTicks,
-    SendingSection, TenantMessagesPage, WhatsAppCell,
+    poll_news, BatchBar, LiveBatch, LiveSends, LiveTicks, SendConfirm, SendHistory,
+    SendInvoicePage, SendTicks, SendingSection, TenantMessagesPage, WhatsAppCell,
 };
 
 use crate::error::{AppError, WhatsAppProblem};
@@ -252,6 +252,47 @@ pub struct UsageView {
     pub unpriced: i64,
 }
 
+/// What the invoice page's send history shows that can change (see `components::live`): each
+/// send's state and number of attempts.
+pub fn live_key_of_sends(sends: &[SendView]) -> String {
+    sends
+        .iter()
+        .map(|s| format!("{}:{}", s.badge.state.as_str(), s.attempts.len()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+impl SendingSettings {
+    /// The templates and their statuses, and the one chosen (see `components::live`).
+    pub fn live_key(&self) -> String {
+        let mut key = self.chosen.clone().unwrap_or_default();
+        for t in &self.templates {
+            key.push_str(&format!(";{}|{}|{}", t.name, t.language, t.status));
+        }
+        key
+    }
+}
+
+impl SendPreview {
+    /// How it would go, what blocks it and the latest send (see `components::live`).
+    pub fn live_key(&self) -> String {
+        format!(
+            "{}|{}|{}|{}",
+            self.kind,
+            self.blocker.as_ref().map(|b| b.short.as_str()).unwrap_or(""),
+            self.latest.as_ref().map(|b| b.state.as_str()).unwrap_or(""),
+            self.needs_again
+        )
+    }
+}
+
+impl TenantMessages {
+    /// Whether the window is open and how many messages came (see `components::live`).
+    pub fn live_key(&self) -> String {
+        format!("{}|{}", self.window_left.is_some(), self.messages.len())
+    }
+}
+
 /// Everything below the connection on the WhatsApp settings page.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SendingSettings {
@@ -259,9 +300,6 @@ pub struct SendingSettings {
     pub chosen: Option<String>,
     pub can_create_template: bool,
     pub usage: UsageView,
-    pub webhook_verified_text: Option<String>,
-    pub webhook_event_text: Option<String>,
-    pub webhooks_possible: bool,
 }
 
 /// The tenant's side: the 24-hour window and the last messages they wrote.

@@ -4,20 +4,12 @@
 
 use super::*;
 use crate::components::form::{use_flash, ErrorNotice, FormMessage, FormState};
+use crate::components::live::{use_interval, Refresh, Watch};
 use crate::connections::ProblemBox;
 use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::HashMap;
 
-/// Calls `tick` every `ms` milliseconds in the browser while the component lives.
-pub fn use_interval(ms: u64, tick: impl Fn() + Clone + 'static) {
-    Effect::new(move |_| {
-        let tick = tick.clone();
-        if let Ok(handle) = set_interval_with_handle(tick, std::time::Duration::from_millis(ms)) {
-            on_cleanup(move || handle.clear());
-        }
-    });
-}
 
 /// WhatsApp's speech-bubble mark, decorative (the button carries the name).
 #[component]
@@ -61,13 +53,14 @@ pub fn SendTicks(badge: SendBadge, invoice_id: i64) -> impl IntoView {
     }
 }
 
-/// The WhatsApp cell of an invoice row: the button (or why it is disabled) and the ticks.
+/// The WhatsApp cell of an invoice row: the button (or why it is disabled) and the ticks, kept
+/// current inside a [`LiveSends`].
 #[component]
 pub fn WhatsAppCell(
     invoice_id: i64,
     number: String,
     blocker: Option<Blocker>,
-    badges: RwSignal<HashMap<i64, SendBadge>>,
+    badge: Option<SendBadge>,
 ) -> impl IntoView {
     let name = format!("Send invoice {number} via WhatsApp");
     let button = match blocker {
@@ -94,7 +87,7 @@ pub fn WhatsAppCell(
     view! {
         <div class="wa-cell">
             {button}
-            {move || badges.with(|m| m.get(&invoice_id).cloned()).map(|b| view! { <SendTicks badge=b invoice_id=invoice_id/> })}
+            <LiveTicks invoice_id badge/>
         </div>
     }
 }
@@ -126,6 +119,56 @@ pub fn BatchBar(progress: BatchProgress) -> impl IntoView {
             <label for=format!("batch-{}", progress.id)>{text}</label>
             <progress id=format!("batch-{}", progress.id) max=progress.total value=settled>{format!("{settled}/{}", progress.total)}</progress>
         </div>
+    }
+}
+
+/// The latest send of each invoice on the page and the bulk send in progress, as
+/// [`LiveSends`] keeps them (its children read them from context).
+#[derive(Clone, Copy)]
+struct Live {
+    badges: RwSignal<HashMap<i64, SendBadge>>,
+    batch: RwSignal<Option<BatchProgress>>,
+}
+
+/// Keeps the ticks ([`LiveTicks`]) and the bulk progress ([`LiveBatch`]) inside it current while
+/// sends are moving. An island around server-rendered children (the invoice table): only the
+/// ticks and the bar are drawn again.
+#[island]
+pub fn LiveSends(
+    ids: Vec<i64>,
+    badges: Vec<(i64, SendBadge)>,
+    batch: Option<BatchProgress>,
+    children: Children,
+) -> impl IntoView {
+    let live = Live {
+        badges: RwSignal::new(badges.into_iter().collect()),
+        batch: RwSignal::new(batch),
+    };
+    provide_context(live);
+    poll_news(ids, live.badges, live.batch, RwSignal::new(0));
+    children()
+}
+
+/// An invoice's latest send as ticks: `badge` as the server rendered it, then as a
+/// [`LiveSends`] around it hears.
+#[island]
+pub fn LiveTicks(invoice_id: i64, badge: Option<SendBadge>) -> impl IntoView {
+    let live = use_context::<Live>();
+    move || {
+        live.map(|l| l.badges.with(|m| m.get(&invoice_id).cloned()))
+            .unwrap_or_else(|| badge.clone())
+            .map(|b| view! { <SendTicks badge=b invoice_id/> })
+    }
+}
+
+/// The bulk send's progress bar, kept current by a [`LiveSends`] around it.
+#[island]
+pub fn LiveBatch(progress: Option<BatchProgress>) -> impl IntoView {
+    let live = use_context::<Live>();
+    move || {
+        live.map(|l| l.batch.get())
+            .unwrap_or_else(|| progress.clone())
+            .map(|b| view! { <BatchBar progress=b/> })
     }
 }
 
@@ -271,21 +314,10 @@ pub fn SendConfirm(
     }
 }
 
-/// Every send of an invoice with its attempts, kept current while one is moving.
+/// Every send of an invoice with its attempts, kept current (hydrated) while one is moving.
 #[component]
 pub fn SendHistory(invoice_id: i64) -> impl IntoView {
-    let tick = RwSignal::new(0u32);
-    let history = Resource::new(move || tick.get(), move |_| send_history(invoice_id));
-    // Asks again while the latest send is moving, for at most five minutes.
-    use_interval(2500, move || {
-        let moving = history
-            .get_untracked()
-            .and_then(Result::ok)
-            .is_some_and(|h| h.first().is_some_and(|s| s.badge.in_progress()));
-        if moving && tick.get_untracked() < 120 {
-            tick.update(|t| *t += 1);
-        }
-    });
+    let history = Resource::new_blocking(|| (), move |_| send_history(invoice_id));
     view! {
         <section class="card" aria-labelledby="wa-history-h">
             <h2 id="wa-history-h">"WhatsApp"</h2>
@@ -295,7 +327,14 @@ pub fn SendHistory(invoice_id: i64) -> impl IntoView {
                     match history.await {
                         Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                         Ok(list) if list.is_empty() => view! { <p class="muted">"Not sent over WhatsApp yet."</p> }.into_any(),
-                        Ok(list) => view! {
+                        Ok(list) => {
+                            // While the latest send moves, for at most five minutes.
+                            let refresh = list.first().is_some_and(|s| s.badge.in_progress()).then(|| {
+                                let seen = live_key_of_sends(&list);
+                                view! { <Refresh watch=Watch::Sends(invoice_id) seen every_ms=2500 limit=120/> }
+                            });
+                            view! {
+                            {refresh}
                             <ol class="sends">
                                 {list.into_iter().map(|s| view! {
                                     <li class="send">
@@ -336,7 +375,8 @@ pub fn SendHistory(invoice_id: i64) -> impl IntoView {
                                     </li>
                                 }).collect_view()}
                             </ol>
-                        }.into_any(),
+                            }.into_any()
+                        }
                     }
                 })}
             </Transition>
@@ -356,24 +396,10 @@ pub fn TenantMessagesPage() -> impl IntoView {
             .unwrap_or(0)
     };
     let reply = ServerAction::<SandboxReply>::new();
-    let tick = RwSignal::new(0u32);
     let data = Resource::new_blocking(
-        move || (id(), reply.version().get(), tick.get()),
-        |(id, _, _)| get_tenant_messages(id),
+        move || (id(), reply.version().get()),
+        |(id, _)| get_tenant_messages(id),
     );
-    // A simulated reply arrives by webhook a moment later.
-    let since_reply = RwSignal::new(0u32);
-    Effect::new(move |_| {
-        if reply.version().get() > 0 {
-            since_reply.set(5);
-        }
-    });
-    use_interval(1000, move || {
-        if since_reply.get_untracked() > 0 {
-            since_reply.update(|n| *n -= 1);
-            tick.update(|t| *t += 1);
-        }
-    });
     let flash = use_flash("sandbox-reply");
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
@@ -394,6 +420,8 @@ pub fn TenantMessagesPage() -> impl IntoView {
                                 None => view! { <p class="window closed"><strong>"Closed"</strong> ": the tenant has not written in the last 24 hours, so invoices go as the approved template (billed by Meta)."</p> }.into_any(),
                             }}
                             {t.last_inbound_text.clone().map(|l| view! { <p class="muted">"Last message from the tenant: " {l}</p> })}
+                            // A simulated reply arrives by webhook a moment after the page comes back.
+                            {t.sandbox.then(|| view! { <Refresh watch=Watch::Tenant(t.tenant_id) seen=t.live_key() every_ms=1000 limit=15/> })}
                             {t.sandbox.then(|| view! {
                                 <ActionForm action=reply>
                                     <input type="hidden" name="tenant_id" value=t.tenant_id/>
@@ -423,7 +451,7 @@ pub fn TenantMessagesPage() -> impl IntoView {
     }
 }
 
-/// Webhooks, message templates and usage, below the connection on the settings page.
+/// Message templates and usage, below the connection on the settings page.
 /// `flash` is the page's `use_flash("whatsapp-templates")`: a flash must be taken where the
 /// page starts, not in a component built after the page's first await, or the server render
 /// never sees it.
@@ -432,28 +460,16 @@ pub fn SendingSection(flash: Option<crate::components::form::FormFlash>) -> impl
     let refresh = ServerAction::<RefreshTemplates>::new();
     let create = ServerAction::<CreateInvoiceTemplate>::new();
     let choose = ServerAction::<ChooseTemplate>::new();
-    let tick = RwSignal::new(0u32);
     let data = Resource::new_blocking(
         move || {
             (
                 refresh.version().get(),
                 create.version().get(),
                 choose.version().get(),
-                tick.get(),
             )
         },
         |_| get_sending_settings(),
     );
-    // A new template waits for Meta's review: look again every few seconds while one is pending.
-    use_interval(3000, move || {
-        let pending = data
-            .get_untracked()
-            .and_then(Result::ok)
-            .is_some_and(|s| s.templates.iter().any(|t| t.status == "PENDING"));
-        if pending {
-            tick.update(|t| *t += 1);
-        }
-    });
     view! {
         <Transition fallback=|| view! { <p>"Loading…"</p> }>
             {move || {
@@ -467,20 +483,11 @@ pub fn SendingSection(flash: Option<crate::components::form::FormFlash>) -> impl
                     Err(e) => view! { <ErrorNotice error=e/> }.into_any(),
                     Ok(s) => {
                         let usable: Vec<TemplateView> = s.templates.iter().filter(|t| t.unusable.is_none() && t.status == "APPROVED").cloned().collect();
+                        // A new template waits for Meta's review: look again every few seconds.
+                        let pending = s.templates.iter().any(|t| t.status == "PENDING")
+                            .then(|| view! { <Refresh watch=Watch::Templates seen=s.live_key() every_ms=3000 limit=400/> });
                         view! {
-                            <section class="card" id="webhooks" aria-labelledby="webhooks-h">
-                                <h2 id="webhooks-h">"Webhooks"</h2>
-                                <p>"Meta reports delivery (sent, delivered, read, failed) and tenants' replies to the Callback URL above."</p>
-                                {(!s.webhooks_possible).then(|| view! {
-                                    <p class="alert alert-warn">"Add the App Secret (Advanced, when connecting) so Axis CRM can check Meta's signatures. Until then webhooks are refused, and the ticks stop at \"accepted\"."</p>
-                                })}
-                                <dl class="facts">
-                                    <dt>"Last verification by Meta"</dt>
-                                    <dd>{s.webhook_verified_text.clone().unwrap_or_else(|| "never".into())}</dd>
-                                    <dt>"Last event received"</dt>
-                                    <dd>{s.webhook_event_text.clone().unwrap_or_else(|| "never".into())}</dd>
-                                </dl>
-                            </section>
+                            {pending}
                             <section class="card" id="templates" aria-labelledby="templates-h">
                                 <h2 id="templates-h">"Message templates"</h2>
                                 <p>"Outside the 24-hour window WhatsApp only delivers approved templates. Invoices use a UTILITY template with a document header (the PDF) and four variables: tenant, invoice number, amount and due date."</p>
@@ -502,7 +509,7 @@ pub fn SendingSection(flash: Option<crate::components::form::FormFlash>) -> impl
                                     view! { <p class="muted">"No templates read yet: press Refresh templates."</p> }.into_any()
                                 } else {
                                     view! {
-                                        <div class="table-wrap">
+                                        <div class="table-wrap" tabindex="0" role="region" aria-label="Templates of this WhatsApp account">
                                             <table class="data">
                                                 <caption class="visually-hidden">"Templates of this WhatsApp account"</caption>
                                                 <thead><tr><th scope="col">"Name"</th><th scope="col">"Language"</th><th scope="col">"Category"</th><th scope="col">"Status"</th><th scope="col">"For invoices"</th></tr></thead>

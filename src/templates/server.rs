@@ -3,7 +3,7 @@
 
 use super::lifecycle::{archive_warning, TemplateState, RECATEGORISED};
 use crate::{
-    connections::server::{self as whatsapp, format_time, Stored},
+    connections::server::{self as whatsapp, Stored},
     platform::{
         db::{self, Db},
         state::AppState,
@@ -43,27 +43,21 @@ pub fn unusable(header_format: Option<&str>, body_params: i64, category: &str) -
 
 pub async fn settings(db: &Db, user_id: i64) -> Result<SendingSettings, AppError> {
     let conn = sqlx::query(
-        "SELECT invoice_template_name, invoice_template_language, webhook_verified_at, webhook_last_event_at, \
-         app_id, app_secret_enc FROM whatsapp_connections WHERE user_id = $1",
+        "SELECT invoice_template_name, invoice_template_language, app_id, app_secret_enc \
+         FROM whatsapp_connections WHERE user_id = $1",
     )
     .bind(user_id)
     .fetch_optional(&db.pool)
     .await?;
-    let (chosen, verified, event, can_create, webhooks_possible) = match &conn {
+    let (chosen, can_create) = match &conn {
         Some(r) => {
             let name: Option<String> = r.try_get("invoice_template_name")?;
             let lang: Option<String> = r.try_get("invoice_template_language")?;
             let has_app = r.try_get::<Option<String>, _>("app_id")?.is_some();
             let has_secret = r.try_get::<Option<String>, _>("app_secret_enc")?.is_some();
-            (
-                name.zip(lang),
-                r.try_get::<Option<i64>, _>("webhook_verified_at")?,
-                r.try_get::<Option<i64>, _>("webhook_last_event_at")?,
-                has_app && has_secret,
-                has_secret,
-            )
+            (name.zip(lang), has_app && has_secret)
         }
-        None => (None, None, None, false, false),
+        None => (None, false),
     };
     let templates = sqlx::query(
         "SELECT name, language, status, category, header_format, body_text, body_params, reason, created_at, last_sent_at \
@@ -107,9 +101,6 @@ pub async fn settings(db: &Db, user_id: i64) -> Result<SendingSettings, AppError
         chosen: chosen.map(|(n, l)| format!("{n} ({l})")),
         can_create_template: can_create,
         usage: usage(db, user_id).await?,
-        webhook_verified_text: verified.map(format_time),
-        webhook_event_text: event.map(format_time),
-        webhooks_possible,
     })
 }
 
@@ -256,6 +247,46 @@ async fn store(db: &Db, user_id: i64, templates: &[TemplateInfo]) -> Result<(), 
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// The templates as Axis CRM last read or created them (what a restarted sandbox is given back).
+pub async fn known(db: &Db, user_id: i64) -> Result<Vec<TemplateInfo>, AppError> {
+    let rows = sqlx::query(
+        "SELECT template_id, name, language, status, category, header_format, body_text, reason \
+         FROM whatsapp_templates WHERE user_id = $1 ORDER BY id",
+    )
+    .bind(user_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(TemplateInfo {
+                id: Some(r.try_get::<String, _>("template_id")?).filter(|id| !id.is_empty()),
+                name: r.try_get("name")?,
+                language: r.try_get("language")?,
+                status: r.try_get("status")?,
+                category: r.try_get("category")?,
+                header_format: r.try_get("header_format")?,
+                body_text: r.try_get("body_text")?,
+                reason: r.try_get("reason")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
+/// The invoice template as Axis CRM submits it: what a sandbox account starts with, approved.
+pub fn invoice_template(status: &str) -> TemplateInfo {
+    TemplateInfo {
+        id: None,
+        name: INVOICE_TEMPLATE.into(),
+        language: INVOICE_TEMPLATE_LANGUAGE.into(),
+        status: status.into(),
+        category: "UTILITY".into(),
+        header_format: Some("DOCUMENT".into()),
+        body_text: INVOICE_TEMPLATE_BODY.into(),
+        reason: None,
+    }
 }
 
 /// The user's connection and the provider it goes through.

@@ -9,6 +9,7 @@ mod common;
 mod accounts;
 mod crash;
 mod faults;
+mod first_send;
 mod input_properties;
 mod invoices;
 mod limits;

@@ -401,9 +401,9 @@ async fn webhooks_are_checked_and_idempotent(backend: Backend) {
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), "1158201444");
     assert_eq!(reqwest::get(url("guess")).await.unwrap().status(), 403);
-    let settings = w.call("whatsapp/sending", &[]).await.json();
-    assert!(settings["webhook_verified_text"].is_string());
-    assert!(settings["webhook_event_text"].is_string());
+    let page = w.call("whatsapp/get", &[]).await.json();
+    assert!(page["connection"]["webhook_verified_text"].is_string());
+    assert!(page["connection"]["webhook_event_text"].is_string());
     w.close().await;
 }
 

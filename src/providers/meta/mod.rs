@@ -21,12 +21,14 @@ use crate::platform::{
     AppState,
 };
 use crate::providers::{Mode, Providers};
+use crate::sending::server::outbox;
+use crate::templates::server as templates;
 use form::ConnectInput;
 use messaging::{Account, Provider};
 use secrecy::{ExposeSecret, SecretString};
 use std::{net::SocketAddr, sync::Arc};
 use whatsapp_cloud::{
-    sandbox::{NewAccount, Sandbox, SandboxAccount, SandboxConfig},
+    sandbox::{KnownTemplate, NewAccount, Sandbox, SandboxAccount, SandboxConfig},
     GraphClient, GraphConfig, MetaProvider,
 };
 
@@ -129,7 +131,9 @@ impl MetaRuntime {
     }
 
     /// The sandbox keeps nothing across restarts: at start, every stored sandbox connection
-    /// is put back, with its webhook pointed at this server. Returns how many.
+    /// is put back as the app last knew it (its webhook pointed at this server, its templates,
+    /// the 24-hour windows still open), so every send that worked before a restart works
+    /// after it. Returns how many.
     pub async fn restore_sandbox_accounts(
         &self,
         db: &Db,
@@ -150,6 +154,9 @@ impl MetaRuntime {
             };
             if self.restore(rt, &stored) {
                 restored += 1;
+            }
+            if let Err(e) = restore_history(rt, db, user_id, &stored).await {
+                tracing::warn!(user_id, error = %e, "a sandbox account's templates and windows could not be restored");
             }
         }
         Ok(restored)
@@ -187,6 +194,38 @@ impl MetaRuntime {
         );
         true
     }
+}
+
+/// A template as the sandbox keeps it.
+fn known(t: &messaging::TemplateInfo) -> KnownTemplate {
+    KnownTemplate {
+        id: t.id.clone(),
+        name: t.name.clone(),
+        language: t.language.clone(),
+        status: t.status.clone(),
+        category: t.category.clone(),
+        header_format: t.header_format.clone(),
+        body: t.body_text.clone(),
+    }
+}
+
+/// Gives a restarted sandbox the account's templates (with the ids the app knows them by) and
+/// the windows still open, from what the app stored.
+async fn restore_history(
+    rt: &SandboxRuntime,
+    db: &Db,
+    user_id: i64,
+    stored: &Stored,
+) -> Result<(), AppError> {
+    let waba = stored.account.account_id.clone().unwrap_or_default();
+    for t in templates::known(db, user_id).await? {
+        rt.sandbox.put_template(&waba, &known(&t));
+    }
+    let now = crate::platform::db::now();
+    for (customer, at) in outbox::open_windows(db, user_id, now).await? {
+        rt.sandbox.restore_window(&stored.account.sender, &customer, at);
+    }
+    Ok(())
 }
 
 fn provider(state: &AppState, mode: Mode) -> Result<Arc<dyn Provider>, AppError> {
@@ -237,6 +276,20 @@ pub async fn connect_sandbox(
     .await?;
     rt.sandbox
         .set_webhook(&created.app_id, Some(state.meta.local_webhook(&key)));
+    // Like Meta's test accounts, which start with `hello_world` approved, a sandbox account
+    // starts with the invoice template approved and chosen: a newcomer's first send needs no
+    // detour through review.
+    rt.sandbox.put_template(
+        &created.business_account_id,
+        &known(&templates::invoice_template("APPROVED")),
+    );
+    templates::refresh(state, user_id).await?;
+    templates::choose(
+        &state.db,
+        user_id,
+        &format!("{}|{}", templates::INVOICE_TEMPLATE, templates::INVOICE_TEMPLATE_LANGUAGE),
+    )
+    .await?;
     Ok(())
 }
 

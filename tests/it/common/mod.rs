@@ -38,6 +38,7 @@ pub struct TestApp {
     pub router: Router,
     pub state: AppState,
     pub backend: Backend,
+    env: Vec<(String, String)>,
     _dir: tempfile::TempDir,
     pg_name: Option<String>,
 }
@@ -83,6 +84,18 @@ impl TestApp {
             env.push(("DATABASE_URL".into(), with_db(&pg_admin_url(), &name)));
             pg_name = Some(name);
         }
+        let (state, router) = Self::start(&env).await;
+        TestApp {
+            router,
+            state,
+            backend,
+            env,
+            _dir: dir,
+            pg_name,
+        }
+    }
+
+    async fn start(env: &[(String, String)]) -> (AppState, Router) {
         let config = Config::from_lookup(
             |k| env.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()),
             HOST.parse().unwrap(),
@@ -96,13 +109,17 @@ impl TestApp {
             .expect("database ready");
         let router = platform::router(state.clone())
             .layer(MockConnectInfo(SocketAddr::from(([203, 0, 113, 7], 40000))));
-        TestApp {
-            router,
-            state,
-            backend,
-            _dir: dir,
-            pg_name,
-        }
+        (state, router)
+    }
+
+    /// Stops the app and starts it again on the same database and data directory, as stopping
+    /// and starting `run.sh` does: what lived only in memory (the built-in sandbox) starts afresh.
+    /// Serve it again (`serve`) where webhooks must reach it.
+    pub async fn restart(&mut self) {
+        self.state.db.pool.close().await;
+        let (state, router) = Self::start(&self.env).await;
+        self.state = state;
+        self.router = router;
     }
 
     /// Also serves the router on a loopback port (for webhooks from a sandbox); returns its base URL.

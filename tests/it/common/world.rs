@@ -563,10 +563,13 @@ impl World {
         .to_string()
     }
 
-    /// Sends the invoice numbered `number`, waits until the fake Meta took it, then silences the
-    /// fake Meta's own webhooks and puts every send back to "accepted", so the test alone speaks
-    /// from here on. Returns the message id.
+    /// Silences the fake Meta's own webhooks, sends the invoice numbered `number`, waits until the
+    /// fake Meta took it and puts every send back to "accepted", so the test alone speaks from
+    /// here on. Returns the message id.
     pub async fn accepted_then_alone(&self, number: &str) -> String {
+        // Webhooks off before the send, not after: a status already on its way when they were
+        // turned off could land after the staging below and move the send on.
+        self.sandbox().set_webhook(&self.account().app_id, None);
         self.send_invoice(number).await;
         let invoice = self.invoice_id(number).await;
         self.drive("accepted", || async {
@@ -576,7 +579,6 @@ impl World {
                 .is_some_and(|s| s.message_id.is_some())
         })
         .await;
-        self.sandbox().set_webhook(&self.account().app_id, None);
         let wamid = self
             .reads()
             .send_of(invoice)

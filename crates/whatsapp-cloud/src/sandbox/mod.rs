@@ -11,7 +11,7 @@ mod handlers;
 mod state;
 
 pub use handlers::Customer;
-pub use state::{Exchange, Fault, NewAccount, SandboxAccount, SentRecord};
+pub use state::{Exchange, Fault, KnownTemplate, NewAccount, SandboxAccount, SentRecord};
 
 use axum::Router;
 use parking_lot::Mutex;
@@ -169,6 +169,30 @@ impl Sandbox {
             .state
             .lock()
             .restore_account(account, verified_name, webhook_url);
+    }
+
+    /// Gives the Business Account `template` as it is (no review, no webhook), replacing one
+    /// of the same name and language; returns its id.
+    pub fn put_template(&self, business_account_id: &str, template: &KnownTemplate) -> String {
+        let stored = template.stored();
+        let id = stored.id.clone();
+        let mut st = self.inner.state.lock();
+        let list = st.templates.entry(business_account_id.to_string()).or_default();
+        list.retain(|t| !(t.name == stored.name && t.language == stored.language));
+        list.push(stored);
+        id
+    }
+
+    /// Puts back a customer's last message to a number, as it was before a restart (the window
+    /// is open for 24 hours from `at`, Unix seconds). `customer` is their WhatsApp id (digits),
+    /// or their user id when they share no number. A later message already known wins.
+    pub fn restore_window(&self, phone_number_id: &str, customer: &str, at: i64) {
+        let mut st = self.inner.state.lock();
+        let last = st
+            .last_inbound
+            .entry((phone_number_id.to_string(), customer.to_string()))
+            .or_insert(at);
+        *last = (*last).max(at);
     }
 
     /// True when the sandbox knows this token.

@@ -139,6 +139,43 @@ pub(crate) struct StoredTemplate {
     pub components: Vec<Value>,
 }
 
+/// A template an account has without going through review: one it had before the sandbox
+/// restarted (the app keeps what it read), or one a new account starts with, as Meta's test
+/// accounts start with `hello_world`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KnownTemplate {
+    /// The template id the app knows it by; a new one is issued when `None`.
+    pub id: Option<String>,
+    pub name: String,
+    pub language: String,
+    /// `APPROVED`, `PENDING`, `REJECTED`, `PAUSED`, `DISABLED`.
+    pub status: String,
+    /// `UTILITY`, `MARKETING` or `AUTHENTICATION`.
+    pub category: String,
+    /// `TEXT`, `DOCUMENT`, `IMAGE`, ...; `None` without a header.
+    pub header_format: Option<String>,
+    /// The body with its `{{n}}` variables.
+    pub body: String,
+}
+
+impl KnownTemplate {
+    pub(crate) fn stored(&self) -> StoredTemplate {
+        let mut components = Vec::new();
+        if let Some(format) = &self.header_format {
+            components.push(json!({"type": "HEADER", "format": format}));
+        }
+        components.push(json!({"type": "BODY", "text": self.body}));
+        StoredTemplate {
+            id: self.id.clone().unwrap_or_else(numeric_id),
+            name: self.name.clone(),
+            language: self.language.clone(),
+            status: self.status.clone(),
+            category: self.category.to_ascii_uppercase(),
+            components,
+        }
+    }
+}
+
 /// One message the sandbox accepted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SentRecord {

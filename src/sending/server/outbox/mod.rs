@@ -33,7 +33,7 @@ pub const PAUSED_ANCHOR: &str = settle::PAUSED.anchor;
 pub use policy::{connection_info, shown_recipient, ConnectionInfo, Reach};
 pub use read::{
     batch_progress, blockers, fill_template, history, human_date, international, latest_badges,
-    news, preview, tenant_messages, window_left,
+    news, open_windows, preview, tenant_messages, window_left,
 };
 pub use worker::{run_due, spawn_worker, Outbox};
 

@@ -371,6 +371,23 @@ pub async fn history(
     Ok(out)
 }
 
+/// The customers whose 24-hour window is open at `now`: who wrote (their WhatsApp id, or their
+/// user id when they share no number) and when they last did.
+pub async fn open_windows(db: &Db, user_id: i64, now: i64) -> Result<Vec<(String, i64)>, AppError> {
+    let rows = sqlx::query(
+        "SELECT wa_id, MAX(received_at) AS last FROM whatsapp_inbound \
+         WHERE user_id = $1 AND wa_id IS NOT NULL AND received_at > $2 GROUP BY wa_id",
+    )
+    .bind(user_id)
+    .bind(now - WINDOW_SECS)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("wa_id")?, r.try_get("last")?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(AppError::from)
+}
+
 pub async fn tenant_messages(
     db: &Db,
     user_id: i64,
