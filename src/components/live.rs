@@ -38,7 +38,9 @@ pub async fn watch_key(watch: Watch) -> Result<String, AppError> {
             .map(|s| s.live_key())
             .unwrap_or_default(),
         Watch::Templates => crate::sending::get_sending_settings().await?.live_key(),
-        Watch::Sends(id) => crate::sending::live_key_of_sends(&crate::sending::send_history(id).await?),
+        Watch::Sends(id) => {
+            crate::sending::live_key_of_sends(&crate::sending::send_history(id).await?)
+        }
         Watch::Preview(id) => crate::sending::get_send_preview(id).await?.live_key(),
         Watch::Tenant(id) => crate::sending::get_tenant_messages(id).await?.live_key(),
         Watch::SelfTest => crate::selftest::get_self_test().await?.live_key(),

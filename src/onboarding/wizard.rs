@@ -19,8 +19,8 @@ use crate::{
     help::troubleshooting::{PERMANENT_TOKEN, REPLACE_TOKEN, SYSTEM_USERS},
     invoices::api::LoadSampleData,
     sending::{
-        get_send_preview, CreateInvoiceTemplate, SandboxReply, SendBadge,
-        SendConfirm, SendInvoice, SendTicks,
+        get_send_preview, CreateInvoiceTemplate, SandboxReply, SendBadge, SendConfirm, SendInvoice,
+        SendTicks,
     },
 };
 use leptos_router::hooks::{use_location, use_params_map, use_query_map};
@@ -66,10 +66,7 @@ pub fn WizardPage() -> impl IntoView {
         move || {
             (
                 params.read().get("step"),
-                (
-                    a.mark.version().get(),
-                    a.resume.version().get(),
-                ),
+                (a.mark.version().get(), a.resume.version().get()),
                 (
                     a.connect.version().get(),
                     a.sandbox.version().get(),

@@ -120,7 +120,10 @@ mod tests {
         assert_eq!(cache.as_deref(), Some(IMMUTABLE));
         assert_eq!(body, b"brotli copy");
         let (_, enc, _, body) = get(&app, path, Some("gzip")).await;
-        assert_eq!((enc.as_deref(), body.as_slice()), (Some("gzip"), &b"gzip copy"[..]));
+        assert_eq!(
+            (enc.as_deref(), body.as_slice()),
+            (Some("gzip"), &b"gzip copy"[..])
+        );
         let (_, enc, cache, body) = get(&app, path, None).await;
         assert_eq!((enc, body.as_slice()), (None, &b"raw wasm"[..]));
         assert_eq!(cache.as_deref(), Some(IMMUTABLE));
@@ -133,6 +136,9 @@ mod tests {
     async fn names_without_their_hash_are_revalidated() {
         let (_dir, app) = site(false);
         let (status, _, cache, _) = get(&app, "/pkg/axis-crm.1a2b3c.wasm", None).await;
-        assert_eq!((status, cache.as_deref()), (StatusCode::OK, Some(REVALIDATE)));
+        assert_eq!(
+            (status, cache.as_deref()),
+            (StatusCode::OK, Some(REVALIDATE))
+        );
     }
 }

@@ -279,7 +279,10 @@ impl SendPreview {
         format!(
             "{}|{}|{}|{}",
             self.kind,
-            self.blocker.as_ref().map(|b| b.short.as_str()).unwrap_or(""),
+            self.blocker
+                .as_ref()
+                .map(|b| b.short.as_str())
+                .unwrap_or(""),
             self.latest.as_ref().map(|b| b.state.as_str()).unwrap_or(""),
             self.needs_again
         )

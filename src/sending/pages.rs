@@ -10,7 +10,6 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_params_map;
 use std::collections::HashMap;
 
-
 /// WhatsApp's speech-bubble mark, decorative (the button carries the name).
 #[component]
 pub fn WhatsAppIcon() -> impl IntoView {

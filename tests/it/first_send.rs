@@ -21,7 +21,10 @@ fn builtin(w: &World) -> Sandbox {
 async fn webhooks_to_the_world(w: &World) {
     let key = w.reads().webhook_key(w.user_id()).await;
     let page = w.call("whatsapp/get", &[]).await.json();
-    let app_id = page["connection"]["app_id"].as_str().expect("an app id").to_string();
+    let app_id = page["connection"]["app_id"]
+        .as_str()
+        .expect("an app id")
+        .to_string();
     builtin(w).set_webhook(&app_id, Some(format!("{}/webhooks/whatsapp/{key}", w.site)));
 }
 
@@ -64,11 +67,17 @@ async fn sandbox_first_send_needs_no_review_and_survives_a_restart(backend: Back
     webhooks_to_the_world(&w).await;
 
     // The invoice template is there, approved and chosen, before anything else happens.
-    assert_eq!(w.reads().approved_templates().await, ["axis_invoice_pdf", "hello_world"]);
+    assert_eq!(
+        w.reads().approved_templates().await,
+        ["axis_invoice_pdf", "hello_world"]
+    );
     let settings = w.call("whatsapp/sending", &[]).await.json();
     assert_eq!(settings["chosen"], "axis_invoice_pdf (en)");
     let preview = w
-        .call("whatsapp/preview", &[("invoice_id", &w.invoice_id("INV-0003").await.to_string())])
+        .call(
+            "whatsapp/preview",
+            &[("invoice_id", &w.invoice_id("INV-0003").await.to_string())],
+        )
         .await;
     assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
     assert!(preview.json()["blocker"].is_null(), "{}", preview.body);
@@ -78,10 +87,17 @@ async fn sandbox_first_send_needs_no_review_and_survives_a_restart(backend: Back
 
     // INV-0008's tenant writes back, which opens their window.
     let tenant = w.reads().tenant_of(w.invoice_id("INV-0008").await).await;
-    let r = w.call("whatsapp/sandbox_reply", &[("tenant_id", &tenant.to_string())]).await;
-    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
-    w.wait_for("the reply", || async { w.reads().tenant_last_inbound("INV-0008").await.is_some() })
+    let r = w
+        .call(
+            "whatsapp/sandbox_reply",
+            &[("tenant_id", &tenant.to_string())],
+        )
         .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    w.wait_for("the reply", || async {
+        w.reads().tenant_last_inbound("INV-0008").await.is_some()
+    })
+    .await;
 
     // The server stops and starts again: a new, empty sandbox, given back what the app stored.
     w.app.restart().await;

@@ -223,7 +223,8 @@ async fn restore_history(
     }
     let now = crate::platform::db::now();
     for (customer, at) in outbox::open_windows(db, user_id, now).await? {
-        rt.sandbox.restore_window(&stored.account.sender, &customer, at);
+        rt.sandbox
+            .restore_window(&stored.account.sender, &customer, at);
     }
     Ok(())
 }
@@ -287,7 +288,11 @@ pub async fn connect_sandbox(
     templates::choose(
         &state.db,
         user_id,
-        &format!("{}|{}", templates::INVOICE_TEMPLATE, templates::INVOICE_TEMPLATE_LANGUAGE),
+        &format!(
+            "{}|{}",
+            templates::INVOICE_TEMPLATE,
+            templates::INVOICE_TEMPLATE_LANGUAGE
+        ),
     )
     .await?;
     Ok(())

@@ -177,7 +177,10 @@ impl Sandbox {
         let stored = template.stored();
         let id = stored.id.clone();
         let mut st = self.inner.state.lock();
-        let list = st.templates.entry(business_account_id.to_string()).or_default();
+        let list = st
+            .templates
+            .entry(business_account_id.to_string())
+            .or_default();
         list.retain(|t| !(t.name == stored.name && t.language == stored.language));
         list.push(stored);
         id
