@@ -22,8 +22,7 @@ pub mod providers;
 
 /// The browser's entry point. Pages are server-rendered HTML that works without JavaScript; this
 /// starts the islands (Leptos then hydrates each `#[island]` on the page), and marks `<body>`
-/// with `data-hydrated` once they have been (the end-to-end tests wait for it, and CSS shows
-/// the `.js-only` controls from then on).
+/// with `data-hydrated` once they have been (`components::live::mark_hydrated`).
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
@@ -36,11 +35,16 @@ pub fn hydrate() {
     });
     leptos::mount::hydrate_islands();
     // The island script hydrates the islands right after this returns, in microtasks; a
-    // zero-delay timer runs after them.
+    // zero-delay timer runs after them. The invoice editor is a lazy island, hydrated once its
+    // WASM chunk has arrived: a page with it is marked by the editor itself.
     set_timeout(
         || {
-            if let Some(body) = document().body() {
-                let _ = body.set_attribute("data-hydrated", "true");
+            let lazy_editor = document()
+                .query_selector("form.invoice-form")
+                .ok()
+                .flatten();
+            if lazy_editor.is_none() {
+                components::live::mark_hydrated();
             }
         },
         std::time::Duration::ZERO,

@@ -71,6 +71,14 @@ pub fn Refresh(watch: Watch, seen: String, every_ms: u32, limit: u32) -> impl In
     });
 }
 
+/// Marks `<body>` with `data-hydrated` once every island on the page is live: the end-to-end
+/// tests wait for it, and CSS shows the `.js-only` controls from then on. Browser only.
+pub fn mark_hydrated() {
+    if let Some(body) = document().body() {
+        let _ = body.set_attribute("data-hydrated", "true");
+    }
+}
+
 /// Calls `tick` every `ms` milliseconds in the browser while the component lives.
 pub fn use_interval(ms: u64, tick: impl Fn() + Clone + 'static) {
     Effect::new(move |_| {

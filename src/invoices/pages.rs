@@ -406,6 +406,8 @@ pub fn InvoiceFormPage() -> impl IntoView {
 #[island(lazy)]
 fn InvoiceForm(ed: Editor, flash: Option<crate::components::form::FormFlash>) -> impl IntoView {
     let save = ServerAction::<SaveInvoice>::new();
+    // Effects run in the browser only, once the island is live.
+    Effect::new(|_| crate::components::live::mark_hydrated());
     let form = FormState::new(save.value(), flash);
     let d = ed.draft;
     let editing = d.id.is_some();
