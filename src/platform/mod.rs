@@ -78,8 +78,8 @@ pub async fn prepare(
 
 /// The whole HTTP application: pages, server functions, probes and middleware.
 pub fn router(state: AppState) -> Router {
-    use crate::app::{shell, App};
-    let routes = leptos_axum::generate_route_list(App);
+    use crate::app::shell;
+    let routes = route_list();
     let sessions = SessionManagerLayer::new(sessions::DbSessionStore::new(state.db.clone()))
         .with_name(SESSION_COOKIE)
         .with_http_only(true)
@@ -123,6 +123,18 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// The app's routes, listed once per process. Listing them renders the route tree with resource
+/// loading switched off process-wide (leptos_server 0.8, `SuppressResourceLoad`): a page that
+/// another router serves while a list is being made would wait forever for its data
+/// (leptos-rs/leptos#4773). Listed once, before any router exists, no page can be in flight.
+fn route_list() -> Vec<leptos_axum::AxumRouteListing> {
+    static ROUTES: std::sync::OnceLock<Vec<leptos_axum::AxumRouteListing>> =
+        std::sync::OnceLock::new();
+    ROUTES
+        .get_or_init(|| leptos_axum::generate_route_list(crate::app::App))
+        .clone()
 }
 
 /// `GET /fonts/{name}.ttf`: the Noto fonts the PDFs embed, for pages showing those scripts.

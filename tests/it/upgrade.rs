@@ -126,14 +126,7 @@ const SANDBOX_DELIVERED: &str = "OH-0001"; // send 10, Bo's
 
 // ---- the test ---------------------------------------------------------------------------------------
 
-/// The SQLite and PostgreSQL runs take turns. leptos_server 0.8 suppresses resource loading
-/// process-wide while any router is being built (`generate_route_list`), and a page whose
-/// resource first polls in that moment never finishes (leptos-rs/leptos#4773): one run's
-/// `TestApp::with_env` or `serve()` could hang the other run's page for good.
-static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 async fn upgrade_from_release_2026_12_02(backend: Backend) {
-    let _turn = ONE_AT_A_TIME.lock().await;
     // The database as the release left it (connected as the release connected: db.rs has not
     // changed since).
     let old = OldDatabase::create(backend).await;
